@@ -1,0 +1,247 @@
+"""AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
+
+import numpy as np
+
+from ._base import _DTYPES, BaseAutoencoder
+from ._losses import code_penalty, corrupt, reconstruction_loss
+from ._validation import (
+    Interval,
+    Real,
+    StrOptions,
+    check_is_fitted,
+    check_unit_interval,
+    validate_data,
+)
+
+
+class AutoencoderTransformer(BaseAutoencoder):
+    """Autoencoder for non-linear dimensionality reduction, a drop-in for PCA.
+
+    A deep MLP encoder maps each sample to ``n_components`` values (the
+    code) and a mirrored decoder maps codes back to the data space.  Use it
+    wherever :class:`sklearn.decomposition.PCA` fits: ``transform`` gives
+    codes, ``inverse_transform`` reconstructions, ``score_samples`` the
+    negative reconstruction error (an anomaly score).
+
+    Inputs are standardised inside the network (per-feature mean, one global
+    scale), so raw data can be passed without a scaler.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Width of the code.
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Widths of the encoder's hidden layers, from input to code; the
+        decoder mirrors them.  ``()`` gives a linear autoencoder.
+    activation : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", \
+"sigmoid", "identity"}, default="relu"
+        Activation after each hidden layer.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss. ``"bce"`` (binary cross-entropy with a sigmoid
+        output) needs data in [0, 1], e.g. pixel intensities.
+    noise : {"gaussian", "mask"} or None, default="gaussian"
+        Input corruption while training (a denoising autoencoder): additive
+        Gaussian noise, or masking noise that zeroes each input value with
+        probability ``noise_level``.  ``None`` trains a plain autoencoder.
+    noise_level : float, default=0.1
+        Standard deviation of the Gaussian noise, in units of the data's root
+        mean feature variance; or the masking probability (< 1).
+    code_penalty : {"l2", "l1"} or None, default=None
+        Penalty on the code added to the loss: ``"l2"`` adds
+        ``code_penalty_weight * ||E(x)||^2``, ``"l1"`` adds
+        ``code_penalty_weight * ||E(x)||_1`` (sparse codes).
+    code_penalty_weight : float, default=1e-3
+        Weight of ``code_penalty``.
+    weight_decay : float, default=1e-4
+        Decoupled weight decay of the optimizer.
+    batch_size : int, default=128
+        Mini-batch size (capped at the number of training samples).
+    learning_rate : float, default=1e-3
+        Initial learning rate.
+    learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
+default="plateau"
+        ``"plateau"`` halves the rate whenever the monitored loss has not
+        improved for ``n_iter_no_change // 2`` epochs; ``"cosine"`` and
+        ``"onecycle"`` anneal it over ``max_iter`` epochs.
+    optimizer : {"adam", "sgd", "rmsprop"} or callable, default="adam"
+        ``"adam"`` is Adam with decoupled weight decay.  A callable is called
+        as ``optimizer(params, lr=..., weight_decay=...)``.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    early_stopping : bool, default=True
+        Stop when the validation loss (or, with ``validation_fraction=0``,
+        the training loss) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and keep the best weights.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss that counts as progress.
+    max_grad_norm : float or None, default=None
+        Clip the gradient norm to this value (guards against divergence).
+    warm_start : bool, default=False
+        Continue from the previous fit's weights instead of starting anew.
+    encoder, decoder : torch.nn.Module, class, callable or None, default=None
+        Custom networks replacing the MLP; see :mod:`skae.nn` for the
+        contract.  An instance is copied, never trained in place.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA,
+        then MPS, then CPU).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and noise through local
+        generators; global random states are never touched.
+    verbose : int, default=0
+        1 prints a line per epoch; 2 also shows a progress bar.
+
+    Attributes
+    ----------
+    net_ : torch.nn.Module
+        The trained network (``encode``/``decode`` methods).
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :term:`fit` (string column names only).
+    loss_curve_ : list of float
+        Training loss per epoch (scaled units).
+    validation_loss_curve_ : list of float
+        Validation reconstruction loss per epoch (empty without a split).
+    history_ : list of dict
+        Per-epoch record: loss, its parts, validation loss, learning rate, time.
+    best_loss_ : float
+        Best monitored loss.
+    n_iter_ : int
+        Number of epochs run.
+    device_ : str
+        Device the network lives on.
+
+    See Also
+    --------
+    VAEGenerator : A variational autoencoder that also generates data.
+    sklearn.decomposition.PCA : The linear baseline.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=10, max_iter=5, random_state=0)
+    >>> ae.fit_transform(X).shape
+    (1797, 10)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "loss": [StrOptions({"mse", "bce"})],
+        "noise": [None, StrOptions({"gaussian", "mask"})],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "code_penalty": [None, StrOptions({"l1", "l2"})],
+        "code_penalty_weight": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        loss="mse",
+        noise="gaussian",
+        noise_level=0.1,
+        code_penalty=None,
+        code_penalty_weight=1e-3,
+        weight_decay=1e-4,
+        batch_size=128,
+        learning_rate=1e-3,
+        learning_rate_schedule="plateau",
+        optimizer="adam",
+        max_iter=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        max_grad_norm=None,
+        warm_start=False,
+        encoder=None,
+        decoder=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.noise = noise
+        self.noise_level = noise_level
+        self.code_penalty = code_penalty
+        self.code_penalty_weight = code_penalty_weight
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.max_grad_norm = max_grad_norm
+        self.warm_start = warm_start
+        self.encoder = encoder
+        self.decoder = decoder
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _output_kind(self):
+        return "sigmoid" if self.loss == "bce" else "identity"
+
+    def _check_training_data(self, X):
+        if self.noise == "mask" and self.noise_level >= 1:
+            raise ValueError(
+                f"noise_level must be < 1 with noise='mask' (it is the masking "
+                f"probability); got noise_level={self.noise_level}."
+            )
+        if self.loss == "bce":
+            check_unit_interval(X, "loss='bce'")
+
+    def _train_loss(self, net, x, generator, epoch):
+        x_in = corrupt(x, self.noise, self.noise_level, net.scale, generator)
+        code = net.encode(x_in)
+        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss).mean()
+        loss = rec
+        parts = {"reconstruction": rec}
+        if self.code_penalty is not None and self.code_penalty_weight > 0:
+            penalty = code_penalty(code, self.code_penalty).mean()
+            loss = rec + self.code_penalty_weight * penalty
+            parts["code_penalty"] = penalty
+        return loss, parts
+
+    def _validation_loss(self, net, x, generator):
+        return reconstruction_loss(net.decode_raw(net.encode(x)), net.target(x), self.loss)
+
+    def score_samples(self, X):
+        """Negative reconstruction error of each sample (higher is better).
+
+        The error is the squared Euclidean distance between a sample and its
+        reconstruction ``inverse_transform(transform(x))``, in the units of
+        ``X``, whatever ``loss`` was trained.  Low scores flag anomalies.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-||x - x_hat||^2`` per sample, as float64.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+
+        def neg_error(x):
+            return -(self.net_(x) - x).double().square().sum(1)
+
+        return self._map_rows(X, neg_error, 1, np.float64).ravel()

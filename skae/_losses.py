@@ -1,0 +1,56 @@
+"""Loss terms by name: reconstruction, code penalties, corruption, KL."""
+
+import torch
+import torch.nn.functional as F
+
+
+def reconstruction_loss(output, target, kind):
+    """Per-sample reconstruction loss, summed over features.
+
+    Parameters
+    ----------
+    output : Tensor of shape (n, n_features)
+        The decoder's raw output: values in scaled units for ``"mse"``,
+        logits for ``"bce"``.
+    target : Tensor of shape (n, n_features)
+        The target in the same units (the data in [0, 1] for ``"bce"``).
+    kind : {"mse", "bce"}
+    """
+    if kind == "mse":
+        return (output - target).square().sum(1)
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(output, target, reduction="none").sum(1)
+    raise ValueError(f"Unknown reconstruction loss {kind!r}.")
+
+
+def code_penalty(code, kind):
+    """Per-sample penalty on the code: squared L2 norm or L1 norm."""
+    if kind == "l2":
+        return code.square().sum(1)
+    if kind == "l1":
+        return code.abs().sum(1)
+    raise ValueError(f"Unknown code penalty {kind!r}.")
+
+
+def corrupt(x, kind, level, scale, generator):
+    """Corrupt a batch for denoising training.
+
+    ``"gaussian"`` adds noise of standard deviation ``level * scale`` (``scale``
+    is the data's root mean feature variance, so ``level`` is in units of the
+    data's spread); ``"mask"`` sets each value to zero with probability
+    ``level``.  ``None`` returns ``x`` unchanged.
+    """
+    if kind is None or level == 0:
+        return x
+    if kind == "gaussian":
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x + (level * scale) * noise
+    if kind == "mask":
+        keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= level
+        return x * keep
+    raise ValueError(f"Unknown noise {kind!r}.")
+
+
+def gaussian_kl(mean, logvar):
+    """Per-sample KL(N(mean, exp(logvar)) || N(0, I)), summed over dimensions."""
+    return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(1)

@@ -1,0 +1,229 @@
+"""The one training loop shared by every skae estimator.
+
+The estimators differ only in the loss they hand to :func:`train`; batching,
+optimisation, learning-rate schedules, early stopping, divergence detection,
+interruption and progress reporting all live here.
+"""
+
+import copy
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from .exceptions import TrainingDivergedError
+
+OPTIMIZERS = {
+    # Adam with decoupled weight decay (identical to Adam when weight_decay=0).
+    "adam": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "sgd": lambda params, lr, wd: torch.optim.SGD(
+        params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd
+    ),
+    "rmsprop": lambda params, lr, wd: torch.optim.RMSprop(params, lr=lr, weight_decay=wd),
+}
+
+
+def make_optimizer(name_or_class, params, learning_rate, weight_decay):
+    """Build the optimizer named ``name_or_class`` (or call the class given)."""
+    if isinstance(name_or_class, str):
+        return OPTIMIZERS[name_or_class](params, learning_rate, weight_decay)
+    return name_or_class(params, lr=learning_rate, weight_decay=weight_decay)
+
+
+def schedule_factor(schedule, progress):
+    """Learning-rate multiplier at ``progress`` in [0, 1] of the epoch budget."""
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    if schedule == "onecycle":
+        warm = 0.3
+        if progress < warm:
+            return 0.04 + 0.96 * progress / warm
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (progress - warm) / (1 - warm))))
+    return 1.0
+
+
+@dataclass
+class LoopConfig:
+    """Settings of one call to :func:`train` (taken from the estimator)."""
+
+    batch_size: int
+    max_epochs: int
+    schedule: str = "constant"
+    n_iter_no_change: int = 10
+    tol: float = 1e-4
+    monitor_validation: bool = True
+    stop_early: bool = True
+    max_grad_norm: float | None = None
+    verbose: int = 0
+    epoch_offset: int = 0
+    total_epochs: int | None = None
+
+
+@dataclass
+class LoopResult:
+    """What :func:`train` reports back to the estimator."""
+
+    history: list = field(default_factory=list)
+    best_loss: float = math.inf
+    stopped_early: bool = False
+    interrupted: bool = False
+
+
+def _epoch_order(n, generator):
+    return torch.randperm(n, generator=generator)
+
+
+def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, epoch, base_lrs, bar):
+    """One pass over the training rows; returns the mean loss and its parts."""
+    net.train()
+    order = train_idx[_epoch_order(len(train_idx), generator)]
+    n_batches = max(1, math.ceil(len(order) / cfg.batch_size))
+    total, parts, seen = 0.0, {}, 0
+    budget = cfg.total_epochs or cfg.max_epochs
+    for b, x in enumerate(reader.batches(order, cfg.batch_size)):
+        if cfg.schedule in ("cosine", "onecycle"):
+            factor = schedule_factor(cfg.schedule, (epoch + b / n_batches) / budget)
+            for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = lr * factor
+        loss, terms = loss_fn(net, x, generator, epoch)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDivergedError(
+                f"Training diverged: the loss became {value} at epoch {epoch + 1}, "
+                f"batch {b + 1}. Try a lower learning_rate (it is "
+                f"{base_lrs[0] * (factor if cfg.schedule in ('cosine', 'onecycle') else 1):.3g}), "
+                "set max_grad_norm, or scale X."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        n = x.shape[0]
+        total += value * n
+        seen += n
+        for key, val in terms.items():
+            parts[key] = parts.get(key, 0.0) + val.detach() * n
+        if bar is not None:
+            bar.update(1)
+    return total / seen, {k: float(v) / seen for k, v in parts.items()}
+
+
+def evaluate(net, reader, indices, loss_fn, generator, batch_size):
+    """Mean of ``loss_fn`` (per-sample losses) over ``indices``, in eval mode."""
+    net.eval()
+    total, seen = 0.0, 0
+    with torch.inference_mode():
+        for x in reader.batches(indices, batch_size):
+            total += float(loss_fn(net, x, generator).sum())
+            seen += x.shape[0]
+    return total / max(seen, 1)
+
+
+def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator, cfg):
+    """Train ``net`` in place and return a :class:`LoopResult`.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network; left in eval mode holding the best weights seen.
+    optimizer : torch.optim.Optimizer
+    reader : skae._data.BatchReader
+    train_idx, val_idx : 1-D int64 tensors
+        Rows used for gradient steps and for validation (may be empty).
+    loss_fn : callable ``(net, x, generator, epoch) -> (loss, parts)``
+        Mean training loss of a batch and a dict of its parts (tensors).
+    val_fn : callable ``(net, x, generator) -> per-sample losses``
+    generator : torch.Generator
+        Drives shuffling and every random draw of ``loss_fn``.
+    cfg : LoopConfig
+    """
+    result = LoopResult()
+    use_val = cfg.monitor_validation and len(val_idx) > 0
+    eval_batch = max(cfg.batch_size, 1024)
+    best_state, no_improve = None, 0
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    n_batches = max(1, math.ceil(len(train_idx) / cfg.batch_size))
+    bar = None
+    if cfg.verbose >= 2:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.max_epochs * n_batches, unit="batch", leave=False)
+    try:
+        for i in range(cfg.max_epochs):
+            epoch = cfg.epoch_offset + i
+            start = time.perf_counter()
+            loss, parts = _run_epoch(
+                net, optimizer, reader, train_idx, loss_fn, generator, cfg, epoch, base_lrs, bar
+            )
+            record = {"epoch": epoch + 1, "loss": loss, **parts}
+            monitored = loss
+            if use_val:
+                val_gen = torch.Generator(device=generator.device).manual_seed(12345)
+                record["validation_loss"] = evaluate(
+                    net, reader, val_idx, val_fn, val_gen, eval_batch
+                )
+                monitored = record["validation_loss"]
+                if not math.isfinite(monitored):
+                    raise TrainingDivergedError(
+                        f"Training diverged: the validation loss became {monitored} at epoch "
+                        f"{epoch + 1}. Try a lower learning_rate or set max_grad_norm."
+                    )
+            record["lr"] = optimizer.param_groups[0]["lr"]
+            record["time"] = time.perf_counter() - start
+            result.history.append(record)
+            if cfg.verbose >= 1:
+                _report(record, bar)
+            threshold = result.best_loss - cfg.tol * abs(result.best_loss)
+            if monitored < threshold or not math.isfinite(result.best_loss):
+                no_improve = 0
+            else:
+                no_improve += 1
+            if monitored < result.best_loss:
+                result.best_loss = monitored
+                if use_val:
+                    best_state = copy.deepcopy(net.state_dict())
+            if cfg.schedule == "plateau" and no_improve > 0 and no_improve % max(
+                1, cfg.n_iter_no_change // 2
+            ) == 0:
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.5
+            if cfg.stop_early and no_improve >= cfg.n_iter_no_change:
+                result.stopped_early = True
+                break
+    except KeyboardInterrupt:
+        result.interrupted = True
+        warnings.warn(
+            f"Training interrupted by the user after {len(result.history)} epochs; "
+            "keeping the best weights found so far.",
+            UserWarning,
+            stacklevel=3,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    if not result.stopped_early and not result.interrupted and cfg.stop_early:
+        warnings.warn(
+            f"Training stopped after max_iter={cfg.max_epochs} epochs before the "
+            "monitored loss stopped improving; increase max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return result
+
+
+def _report(record, bar):
+    parts = "  ".join(
+        f"{k}={v:.5g}" for k, v in record.items() if k not in ("epoch", "time", "lr")
+    )
+    line = f"epoch {record['epoch']:4d}  {parts}  lr={record['lr']:.3g}  ({record['time']:.2f}s)"
+    if bar is not None:
+        bar.write(line)
+    else:
+        print(line, flush=True)

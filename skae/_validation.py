@@ -1,0 +1,64 @@
+"""The one module that imports scikit-learn's private validation helpers.
+
+scikit-learn keeps ``_fit_context`` and its parameter constraints private;
+importing them in this module only means a future change of theirs touches
+one file of skae.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = [
+    "HasMethods",
+    "Integral",
+    "Interval",
+    "Options",
+    "Real",
+    "StrOptions",
+    "_fit_context",
+    "check_is_fitted",
+    "check_layer_sizes",
+    "check_unit_interval",
+    "validate_data",
+]
+
+
+def check_layer_sizes(sizes, name):
+    """Return ``sizes`` as a tuple of positive ints or raise ``ValueError``."""
+    sizes = tuple(sizes)
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, Integral) or size < 1:
+            raise ValueError(
+                f"{name} must contain positive integers, got {sizes!r}."
+            )
+    return tuple(int(s) for s in sizes)
+
+
+def check_unit_interval(X, what):
+    """Raise ``ValueError`` unless every value of ``X`` lies in [0, 1].
+
+    Works on dense arrays, memory maps (read in chunks) and sparse matrices
+    (only the stored values are looked at; implicit zeros are in range).
+    """
+    data = X.data if hasattr(X, "tocsr") else X
+    lo, hi = np.inf, -np.inf
+    step = max(1, 2**22 // max(1, int(np.prod(data.shape[1:]))))
+    for start in range(0, data.shape[0], step):
+        chunk = np.asarray(data[start:start + step])
+        if chunk.size:
+            lo, hi = min(lo, chunk.min()), max(hi, chunk.max())
+    if lo < 0 or hi > 1:
+        raise ValueError(
+            f"{what} requires X to lie in [0, 1]; got values in "
+            f"[{lo:.4g}, {hi:.4g}]. Scale X (e.g. with MinMaxScaler) or use "
+            "a Gaussian/MSE reconstruction."
+        )

@@ -1,0 +1,187 @@
+"""Convolutional encoder body and decoder for image data of shape (C, H, W).
+
+The encoder halves the spatial size once per entry of ``channels`` (rounding
+up) and flattens; skae appends the linear code head(s) itself.  The decoder
+mirrors it: a linear layer to the smallest feature map, one 2x transposed-conv
+stage per entry of ``channels`` and a top-left crop back to exactly (H, W).
+Neither module uses batch normalisation or dropout, so each row of a batch is
+processed independently of the others.
+"""
+
+import numbers
+
+from torch import nn
+
+from ._activations import get_activation
+
+
+def _check_input_shape(input_shape):
+    """Return ``input_shape`` as a tuple of three positive ints or raise ValueError."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    if (
+        shape is None
+        or len(shape) != 3
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape)
+        or not all(s >= 1 for s in shape)
+    ):
+        raise ValueError(
+            f"input_shape must be a tuple of 3 positive ints (C, H, W), got {input_shape!r}."
+        )
+    return tuple(int(s) for s in shape)
+
+
+def _check_channels(channels):
+    """Return ``channels`` as a non-empty tuple of positive ints or raise ValueError."""
+    if isinstance(channels, numbers.Integral) and not isinstance(channels, bool):
+        channels = (channels,)
+    try:
+        chans = tuple(channels)
+    except TypeError:
+        chans = ()
+    if not chans or not all(
+        isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in chans
+    ):
+        raise ValueError(f"channels must be a non-empty tuple of positive ints, got {channels!r}.")
+    return tuple(int(c) for c in chans)
+
+
+def _check_positive_int(value, name, odd=False):
+    """Return ``value`` as a positive (optionally odd) int or raise ValueError."""
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < 1
+        or (odd and value % 2 == 0)
+    ):
+        kind = "a positive odd int" if odd else "a positive int"
+        raise ValueError(f"{name} must be {kind}, got {value!r}.")
+    return int(value)
+
+
+def _halved(size, times):
+    """Spatial size after ``times`` stride-2 convolutions: ceil-halve ``size``."""
+    for _ in range(times):
+        size = (size + 1) // 2
+    return size
+
+
+class ConvEncoder(nn.Module):
+    """Convolutional encoder body: stride-2 conv blocks followed by a flatten.
+
+    Each entry of ``channels`` adds a ``Conv2d(stride=2, padding=kernel_size // 2)``
+    that halves height and width (rounding up, so any size >= 1 stays >= 1)
+    followed by the activation.  The body ends with the activation and a
+    flatten; it has no linear head.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape ``(C, H, W)`` of one input image.
+    channels : tuple of int, default=(32, 64)
+        Output channels of the successive stride-2 convolutions.
+    activation : str, default="relu"
+        Name of the activation, see :func:`skae.nn._activations.get_activation`.
+    kernel_size : int, default=3
+        Odd convolution kernel size.
+
+    Attributes
+    ----------
+    out_features : int
+        Size ``d`` of the flat output, ``channels[-1] * h * w``.
+    output_spatial_shape : tuple of int
+        Spatial size ``(h, w)`` of the last feature map.
+    """
+
+    def __init__(self, input_shape, channels=(32, 64), activation="relu", kernel_size=3):
+        super().__init__()
+        self.input_shape = _check_input_shape(input_shape)
+        self.channels = _check_channels(channels)
+        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
+        self.activation = activation
+        get_activation(activation)  # validate before building layers
+        c, h, w = self.input_shape
+        layers = []
+        for out_c in self.channels:
+            layers.append(nn.Conv2d(c, out_c, kernel_size, stride=2, padding=kernel_size // 2))
+            layers.append(get_activation(activation))
+            c = out_c
+        layers.append(nn.Flatten())
+        self.net = nn.Sequential(*layers)
+        n = len(self.channels)
+        self.output_spatial_shape = (_halved(h, n), _halved(w, n))
+        self.out_features = c * self.output_spatial_shape[0] * self.output_spatial_shape[1]
+
+    def forward(self, x):
+        """Map images ``(batch, C, H, W)`` to features ``(batch, out_features)``."""
+        return self.net(x)
+
+
+class ConvDecoder(nn.Module):
+    """Convolutional decoder mirroring :class:`ConvEncoder`.
+
+    A linear layer maps the code to ``channels[0]`` feature maps of the
+    encoder's smallest spatial size ``(h0, w0)`` (``H`` and ``W`` ceil-halved
+    ``len(channels)`` times), followed by the activation.  Each stage then
+    exactly doubles the spatial size with a
+    ``ConvTranspose2d(kernel_size + 1, stride=2, padding=(kernel_size - 1) // 2)``
+    (kernel 4, padding 1 by default), going through
+    ``channels[1:]`` and finally to ``C`` channels.  The last stage has no
+    activation: outputs are unconstrained.  The result, of size
+    ``(h0 * 2**n, w0 * 2**n) >= (H, W)``, is cropped to its top-left
+    ``(H, W)`` corner, which is where the encoder's stride-2 sampling
+    grid (starting at pixel 0) puts the image.
+
+    Parameters
+    ----------
+    n_components : int
+        Size of the code.
+    input_shape : tuple of int
+        Shape ``(C, H, W)`` of the images to reconstruct.
+    channels : tuple of int, default=(64, 32)
+        Channels of the feature maps in decoding order (the reverse of the
+        encoder's ``channels``).
+    activation : str, default="relu"
+        Name of the activation, see :func:`skae.nn._activations.get_activation`.
+    kernel_size : int, default=3
+        Odd convolution kernel size.
+    """
+
+    def __init__(
+        self, n_components, input_shape, channels=(64, 32), activation="relu", kernel_size=3
+    ):
+        super().__init__()
+        self.n_components = _check_positive_int(n_components, "n_components")
+        self.input_shape = _check_input_shape(input_shape)
+        self.channels = _check_channels(channels)
+        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
+        self.activation = activation
+        get_activation(activation)
+        c_out, h, w = self.input_shape
+        n = len(self.channels)
+        self.initial_shape = (self.channels[0], _halved(h, n), _halved(w, n))
+        c0, h0, w0 = self.initial_shape
+        self.project = nn.Sequential(
+            nn.Linear(self.n_components, c0 * h0 * w0), get_activation(activation)
+        )
+        layers = []
+        targets = self.channels[1:] + (c_out,)
+        c = c0
+        for i, out_c in enumerate(targets):
+            layers.append(
+                nn.ConvTranspose2d(
+                    c, out_c, kernel_size + 1, stride=2, padding=(kernel_size - 1) // 2
+                )
+            )
+            if i < n - 1:
+                layers.append(get_activation(activation))
+            c = out_c
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        """Map codes ``(batch, n_components)`` to images ``(batch, C, H, W)``."""
+        _, h, w = self.input_shape
+        x = self.project(z).reshape(z.shape[0], *self.initial_shape)
+        return self.net(x)[:, :, :h, :w]

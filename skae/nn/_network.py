@@ -1,0 +1,84 @@
+"""The network every skae estimator trains: encoder body, code head, decoder."""
+
+import torch
+from torch import nn
+
+
+class AutoencoderNet(nn.Module):
+    """Encoder body + linear code head(s) + decoder, with data scaling built in.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Body mapping standardised inputs to ``(batch, d)`` features.
+    decoder : nn.Module
+        Maps codes to unconstrained outputs of ``n_features`` values per row.
+    feature_width : int
+        ``d``, the width of the encoder's features.
+    n_components : int
+        Width of the code.
+    n_features : int
+        Width of the data rows.
+    n_heads : int, default=1
+        Number of code heads stacked in one linear layer (2 for a VAE: the
+        posterior mean and log-variance).
+    input_shape : tuple of int or None
+        ``(C, H, W)``: rows are reshaped to images before the encoder.
+    output : {"identity", "sigmoid"}
+        How decoder outputs become data: undo the scaling, or a sigmoid for
+        data in [0, 1].
+    """
+
+    def __init__(self, encoder, decoder, feature_width, n_components, n_features,
+                 *, n_heads=1, input_shape=None, output="identity"):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(feature_width, n_components * n_heads)
+        self.decoder = decoder
+        self.n_components = n_components
+        self.n_features = n_features
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+        self.output = output
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(()))
+
+    def set_scaling(self, mean, scale):
+        """Set the per-feature mean and the global scale of the data."""
+        self.mean.copy_(mean)
+        self.scale.fill_(float(scale))
+
+    def standardise(self, x):
+        """Data units -> the scaled units the encoder sees."""
+        return (x - self.mean) / self.scale
+
+    def code_stats(self, x):
+        """Raw head output: ``(batch, n_heads * n_components)``."""
+        h = self.standardise(x)
+        if self.input_shape is not None:
+            h = h.reshape(h.shape[0], *self.input_shape)
+        return self.head(self.encoder(h).flatten(1))
+
+    def encode(self, x):
+        """The code (the first head: the posterior mean for a VAE)."""
+        return self.code_stats(x)[:, : self.n_components]
+
+    def decode_raw(self, z):
+        """Unconstrained decoder output, flattened to ``(batch, n_features)``."""
+        return self.decoder(z).reshape(z.shape[0], self.n_features)
+
+    def to_data(self, out):
+        """Decoder output -> data units (the reconstruction's mean)."""
+        if self.output == "sigmoid":
+            return torch.sigmoid(out)
+        return out * self.scale + self.mean
+
+    def target(self, x):
+        """Data -> the units in which the reconstruction loss is computed."""
+        return x if self.output == "sigmoid" else self.standardise(x)
+
+    def decode(self, z):
+        """Codes -> reconstructions in data units."""
+        return self.to_data(self.decode_raw(z))
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
