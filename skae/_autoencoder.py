@@ -82,6 +82,16 @@ default="plateau"
         Clip the gradient norm to this value (guards against divergence).
     warm_start : bool, default=False
         Continue from the previous fit's weights instead of starting anew.
+    input_shape : tuple of int (C, H, W) or None, default=None
+        Read each row of ``X`` as an image of this shape (``X`` stays 2-D).
+        Its product must equal ``n_features_in_``.
+    architecture : {"auto", "mlp", "conv"}, default="auto"
+        ``"conv"``: stride-2 convolutions in the encoder and transposed
+        convolutions in the decoder (needs ``input_shape``); ``"mlp"``: the
+        fully connected net; ``"auto"``: conv when ``input_shape`` is given.
+    conv_channels : tuple of int, default=(32, 64)
+        Channel widths of the encoder's stride-2 convolution blocks (the
+        decoder mirrors them).
     encoder, decoder : torch.nn.Module, class, callable or None, default=None
         Custom networks replacing the MLP; see :mod:`skae.nn` for the
         contract.  An instance is copied, never trained in place.
@@ -162,6 +172,9 @@ default="plateau"
         tol=1e-4,
         max_grad_norm=None,
         warm_start=False,
+        input_shape=None,
+        architecture="auto",
+        conv_channels=(32, 64),
         encoder=None,
         decoder=None,
         device="cpu",
@@ -188,6 +201,9 @@ default="plateau"
         self.tol = tol
         self.max_grad_norm = max_grad_norm
         self.warm_start = warm_start
+        self.input_shape = input_shape
+        self.architecture = architecture
+        self.conv_channels = conv_channels
         self.encoder = encoder
         self.decoder = decoder
         self.device = device

@@ -24,6 +24,7 @@ from ._validation import (
     validate_data,
 )
 from .nn._build import output_width, resolve_module
+from .nn._conv import ConvDecoder, ConvEncoder, _check_input_shape
 from .nn._mlp import MLPDecoder, MLPEncoder
 from .nn._network import AutoencoderNet
 
@@ -77,6 +78,9 @@ class BaseAutoencoder(
         "activation": [
             StrOptions({"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity"})
         ],
+        "input_shape": [None, tuple, list],
+        "architecture": [StrOptions({"auto", "mlp", "conv"})],
+        "conv_channels": [tuple, list],
         "encoder": [None, callable, HasMethods(["forward"])],
         "decoder": [None, callable, HasMethods(["forward"])],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -116,14 +120,40 @@ class BaseAutoencoder(
         """Add estimator-specific parameters to a freshly built network."""
 
     # ------------------------------------------------------------- building
+    def _input_shape(self, n_features):
+        """The validated ``input_shape`` (or None); its product must be n_features."""
+        if self.input_shape is None:
+            if self.architecture == "conv":
+                raise ValueError("architecture='conv' needs input_shape=(C, H, W).")
+            return None
+        shape = _check_input_shape(self.input_shape)
+        if int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"input_shape={shape} describes {int(np.prod(shape))} values per sample, "
+                f"but X has {n_features} features."
+            )
+        return shape
+
     def _context(self, n_features):
-        return {"n_features": n_features, "n_components": self.n_components, "input_shape": None}
+        return {
+            "n_features": n_features,
+            "n_components": self.n_components,
+            "input_shape": self._input_shape(n_features),
+        }
 
     def _default_modules(self, n_features):
+        shape = self._input_shape(n_features)
+        if shape is not None and self.architecture in ("auto", "conv"):
+            channels = check_layer_sizes(self.conv_channels, "conv_channels")
+            if not channels:
+                raise ValueError("conv_channels must hold at least one width.")
+            encoder = ConvEncoder(shape, channels, self.activation)
+            decoder = ConvDecoder(self.n_components, shape, channels[::-1], self.activation)
+            return encoder, decoder, shape
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         encoder = MLPEncoder(n_features, hidden, self.activation)
         decoder = MLPDecoder(self.n_components, hidden, n_features, self.activation)
-        return encoder, decoder, None
+        return encoder, decoder, shape
 
     def _build_net(self, n_features):
         ctx = self._context(n_features)
@@ -193,6 +223,7 @@ class BaseAutoencoder(
         check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         device = resolve_device(self.device)
         X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=fresh)
+        self._input_shape(X.shape[1])
         self._check_training_data(X)
         n_samples = X.shape[0]
         use_val = self.early_stopping and self.validation_fraction > 0 and not incremental

@@ -8,6 +8,8 @@ from ._activations import get_activation
 class MLPEncoder(nn.Sequential):
     """Fully connected encoder body: ``Linear -> activation`` per hidden layer.
 
+    Inputs are flattened first, so image batches ``(batch, C, H, W)`` work too.
+
     skae appends the code head (a ``Linear`` to ``n_components``, or the mean
     and log-variance heads of a VAE) after this body.
 
@@ -28,7 +30,7 @@ class MLPEncoder(nn.Sequential):
     """
 
     def __init__(self, n_features, hidden_layer_sizes, activation="relu"):
-        layers = []
+        layers = [nn.Flatten()]
         width = n_features
         for size in hidden_layer_sizes:
             layers += [nn.Linear(width, size), get_activation(activation)]
