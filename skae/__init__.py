@@ -1,8 +1,9 @@
 """skae: scikit-learn compatible autoencoder estimators on PyTorch."""
 
 from ._autoencoder import AutoencoderTransformer
+from ._vae import VAEGenerator
 from .exceptions import TrainingDivergedError
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoencoderTransformer", "TrainingDivergedError", "__version__"]
+__all__ = ["AutoencoderTransformer", "TrainingDivergedError", "VAEGenerator", "__version__"]

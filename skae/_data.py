@@ -53,10 +53,14 @@ class BatchReader:
         indices = torch.sort(indices).values
         if not self._streamed:
             return self._X.index_select(0, indices.to(self.device))
-        rows = indices.numpy()
-        batch = self._X[rows]
-        batch = batch.toarray() if sp.issparse(batch) else np.asarray(batch)
-        return torch.from_numpy(np.asarray(batch, dtype=np.float32)).to(self.device)
+        return self._to_tensor(self._X[indices.numpy()])
+
+    def _to_tensor(self, batch):
+        batch = batch.toarray() if sp.issparse(batch) else batch
+        batch = np.asarray(batch, dtype=np.float32)
+        if not batch.flags.writeable:  # a slice of a read-only memory map
+            batch = batch.copy()
+        return torch.from_numpy(batch).to(self.device)
 
     def slices(self, batch_size, start=0, stop=None):
         """Yield consecutive float32 batches of rows ``start:stop`` in order."""
@@ -66,9 +70,7 @@ class BatchReader:
             if not self._streamed:
                 yield self._X[lo:hi]
                 continue
-            batch = self._X[lo:hi]
-            batch = batch.toarray() if sp.issparse(batch) else np.asarray(batch)
-            yield torch.from_numpy(np.asarray(batch, dtype=np.float32)).to(self.device)
+            yield self._to_tensor(self._X[lo:hi])
 
     def batches(self, indices, batch_size):
         """Yield float32 batches of the rows in ``indices``, in that order."""

@@ -61,9 +61,6 @@ def resolve_module(spec, name, context):
 
 def output_width(module, input_example, name):
     """Width of ``module``'s flattened output for ``input_example`` (dry run)."""
-    width = getattr(module, "out_features", None)
-    if isinstance(width, int):
-        return width
     was_training = module.training
     module.eval()
     try:

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """Digits pixels scaled to [0, 1] (float64) and labels."""
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="session")
+def small_digits(digits):
+    X, y = digits
+    return X[:300], y[:300]
+
+
+@pytest.fixture
+def fast_params():
+    """Parameters that make a fit take well under a second."""
+    return dict(hidden_layer_sizes=(32,), max_iter=10, batch_size=32, random_state=0)
+
+
+def assert_rng_untouched(fn):
+    """Run ``fn`` and assert the global numpy and torch RNG states are unchanged."""
+    import torch
+
+    np_state = np.random.get_state()
+    torch_state = torch.get_rng_state()
+    result = fn()
+    after = np.random.get_state()
+    assert np_state[0] == after[0] and np.array_equal(np_state[1], after[1])
+    assert np_state[2:] == after[2:]
+    assert torch.equal(torch_state, torch.get_rng_state())
+    return result
