@@ -30,7 +30,7 @@ class AutoencoderTransformer(BaseAutoencoder):
     ----------
     n_components : int, default=2
         Width of the code.
-    hidden_layer_sizes : tuple of int, default=(256, 128)
+    hidden_layer_sizes : tuple of int, default=(512, 256)
         Widths of the encoder's hidden layers, from input to code; the
         decoder mirrors them.  ``()`` gives a linear autoencoder.
     activation : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", \
@@ -43,9 +43,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         Input corruption while training (a denoising autoencoder): additive
         Gaussian noise, or masking noise that zeroes each input value with
         probability ``noise_level``.  ``None`` trains a plain autoencoder.
-    noise_level : float, default=0.1
+    noise_level : float, default=0.5
         Standard deviation of the Gaussian noise, in units of the data's root
-        mean feature variance; or the masking probability (< 1).
+        mean feature variance; or the masking probability (< 1).  The default
+        noise is a strong regulariser: it is what lets a wide network trained
+        on a few thousand samples generalise instead of memorising.
     code_penalty : {"l2", "l1"} or None, default=None
         Penalty on the code added to the loss: ``"l2"`` adds
         ``code_penalty_weight * ||E(x)||^2``, ``"l1"`` adds
@@ -153,11 +155,11 @@ default="plateau"
         self,
         n_components=2,
         *,
-        hidden_layer_sizes=(256, 128),
+        hidden_layer_sizes=(512, 256),
         activation="relu",
         loss="mse",
         noise="gaussian",
-        noise_level=0.1,
+        noise_level=0.5,
         code_penalty=None,
         code_penalty_weight=1e-3,
         weight_decay=1e-4,

@@ -1,0 +1,147 @@
+"""Training and inference throughput of AutoencoderTransformer against references.
+
+Training: the same 784-256-128-30 network (mirrored decoder), the same Adam
+settings, batch size and data (MNIST-5k train split, float32) trained by
+
+* skae's ``AutoencoderTransformer.fit`` (no noise, no validation split),
+* skorch's ``NeuralNet`` (``train_split=None``),
+* a plain hand-written PyTorch loop,
+
+measured alternately for several rounds in one run; the table reports the
+median samples/s of each and the ratios.  Inference: ``transform`` against a
+bare ``torch.inference_mode`` forward pass of the same encoder on a float32
+tensor.
+
+    python benchmarks/bench_speed.py [--epochs 3] [--rounds 5]
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from skae import AutoencoderTransformer
+from skae.datasets import load_mnist5k_split
+
+HIDDEN = (256, 128)
+K = 30
+BATCH = 128
+LR = 1e-3
+
+
+def skae_fit(X, epochs, seed):
+    ae = AutoencoderTransformer(
+        n_components=K, hidden_layer_sizes=HIDDEN, noise=None, weight_decay=0.0,
+        early_stopping=False, batch_size=BATCH, learning_rate=LR,
+        learning_rate_schedule="constant", max_iter=epochs, random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    return ae
+
+
+class PlainAE(nn.Module):
+    """The same layers as skae's default network (without its scaling buffers)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Linear(n_features, HIDDEN[0]), nn.ReLU(), nn.Linear(HIDDEN[0], HIDDEN[1]),
+            nn.ReLU(), nn.Linear(HIDDEN[1], K),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(K, HIDDEN[1]), nn.ReLU(), nn.Linear(HIDDEN[1], HIDDEN[0]), nn.ReLU(),
+            nn.Linear(HIDDEN[0], n_features),
+        )
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def plain_fit(X, epochs, seed):
+    gen = torch.Generator().manual_seed(seed)
+    Xt = torch.from_numpy(X)
+    net = PlainAE(X.shape[1])
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen)
+        for i in range(0, len(Xt), BATCH):
+            x = Xt[perm[i:i + BATCH]]
+            loss = (net(x) - x).square().sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
+def skorch_fit(X, epochs, seed):
+    from skorch import NeuralNet
+
+    def criterion():
+        return nn.MSELoss()
+
+    net = NeuralNet(
+        PlainAE, module__n_features=X.shape[1], criterion=criterion,
+        optimizer=torch.optim.Adam, lr=LR, batch_size=BATCH, max_epochs=epochs,
+        train_split=None, iterator_train__shuffle=True, verbose=0,
+    )
+    net.fit(X, X)
+    return net
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    Xtr, Xte, _, _ = load_mnist5k_split()
+    X = np.ascontiguousarray(Xtr, dtype=np.float32)
+    n = len(X) * args.epochs
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{len(X)} samples x {args.epochs} epochs per fit, {args.rounds} alternating rounds")
+    runners = {"skae": skae_fit, "plain torch loop": plain_fit}
+    try:
+        import skorch  # noqa: F401
+
+        runners["skorch NeuralNet"] = skorch_fit
+    except ImportError:
+        print("skorch is not installed: pip install skorch (the [speed] extra)")
+    rates = {name: [] for name in runners}
+    for r in range(args.rounds):
+        for name, fn in runners.items():
+            seconds, _ = timed(fn, X, args.epochs, r)
+            rates[name].append(n / seconds)
+    med = {name: float(np.median(v)) for name, v in rates.items()}
+    print("\n| trainer | median samples/s | skae / this |")
+    print("|---|---|---|")
+    for name, rate in med.items():
+        print(f"| {name} | {rate:,.0f} | {med['skae'] / rate:.2f} |")
+
+    ae = skae_fit(X, 1, 0)
+    Xq = np.ascontiguousarray(np.tile(Xte, (10, 1)), dtype=np.float32)
+    enc = ae.net_
+    Xt = torch.from_numpy(Xq)
+    t_skae, t_bare = [], []
+    for _ in range(args.rounds * 2):
+        t_skae.append(timed(ae.transform, Xq)[0])
+        with torch.inference_mode():
+            t_bare.append(timed(enc.encode, Xt)[0])
+    s, b = len(Xq) / np.median(t_skae), len(Xq) / np.median(t_bare)
+    print(f"\n| inference on {len(Xq)} rows | samples/s |\n|---|---|")
+    print(f"| skae transform (float32 input) | {s:,.0f} |")
+    print(f"| bare inference_mode encoder forward | {b:,.0f} |")
+    print(f"| ratio transform / bare | {s / b:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
