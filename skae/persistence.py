@@ -1,0 +1,178 @@
+"""Saving fitted estimators without pickle: weights plus a JSON config.
+
+``pickle``/``joblib`` round trips work for skae estimators, but loading a
+pickle runs whatever code the file names, so only load pickles you made.
+:func:`save_model` writes a folder holding
+
+* ``config.json``: the estimator class, its parameters and its fitted
+  metadata (plain JSON), and
+* ``weights.pt``: the network's tensors, read back with
+  ``torch.load(..., weights_only=True)``, which refuses to build anything but
+  tensors and plain containers,
+
+and :func:`load_model` rebuilds the estimator from them.  A file crafted to
+run code when unpickled is rejected before anything in it runs.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._base import BaseAutoencoder, resolve_device
+from ._random import isolated_torch_rng
+
+FORMAT_VERSION = 1
+_SKIP = {"net_", "_optimizer_state"}
+
+
+def _registry():
+    from . import AutoencoderTransformer
+
+    classes = {"AutoencoderTransformer": AutoencoderTransformer}
+    try:
+        from . import VAEGenerator
+
+        classes["VAEGenerator"] = VAEGenerator
+    except ImportError:  # pragma: no cover - only while the VAE is absent
+        pass
+    return classes
+
+
+def _encode(value):
+    """JSON form of a fitted attribute; tensors are stored beside the weights."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, type) and value in (np.float32, np.float64):
+        return {"__dtype__": np.dtype(value).name}
+    if isinstance(value, np.dtype):
+        return {"__dtype__": value.name}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot store {type(value).__name__} in config.json")
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return np.asarray(value["__ndarray__"], dtype=value["dtype"])
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        if "__dtype__" in value:
+            return np.dtype(value["__dtype__"])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def save_model(estimator, path):
+    """Save a fitted skae estimator as ``path/config.json`` + ``path/weights.pt``.
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer or VAEGenerator
+        A fitted estimator with the built-in networks.  Custom ``encoder`` /
+        ``decoder`` modules cannot be written as JSON: save such a model and
+        pass the same modules to :func:`load_model`.
+    path : str or Path
+        Folder to write (created if needed).
+
+    Returns
+    -------
+    path : Path
+    """
+    if not isinstance(estimator, BaseAutoencoder) or not hasattr(estimator, "net_"):
+        raise TypeError(f"save_model expects a fitted skae estimator, got {type(estimator).__name__}.")
+    params = estimator.get_params(deep=False)
+    params["encoder"] = params["decoder"] = None
+    custom = [n for n in ("encoder", "decoder") if getattr(estimator, n) is not None]
+    if not isinstance(params.get("random_state"), (int, type(None))):
+        params["random_state"] = None
+    if not isinstance(params.get("optimizer"), str):
+        raise ValueError("save_model cannot store a custom optimizer class; use a named optimizer.")
+    fitted, tensors = {}, {}
+    for key, value in vars(estimator).items():
+        if key in _SKIP or key in params or not key.endswith("_") and not key.startswith("_"):
+            continue
+        if isinstance(value, torch.Tensor):
+            tensors[key] = value.detach().cpu()
+        else:
+            fitted[key] = _encode(value)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "class": type(estimator).__name__,
+        "params": _encode(params),
+        "custom_modules": custom,
+        "fitted": fitted,
+    }
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in estimator.net_.state_dict().items()}
+    torch.save({"state_dict": state, "tensors": tensors}, path / "weights.pt")
+    (path / "config.json").write_text(json.dumps(config, indent=1))
+    return path
+
+
+def load_model(path, *, encoder=None, decoder=None, device=None):
+    """Rebuild an estimator saved with :func:`save_model`, without unpickling code.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder written by :func:`save_model`.
+    encoder, decoder : module, class or factory, optional
+        The custom modules the model was fitted with, if any.
+    device : str, optional
+        Where to put the network (default: the fitted device if available,
+        else the CPU).
+
+    Returns
+    -------
+    estimator : AutoencoderTransformer or VAEGenerator
+    """
+    path = Path(path)
+    config = json.loads((path / "config.json").read_text())
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"Unsupported model format {config.get('format_version')!r} in {path}.")
+    classes = _registry()
+    if config["class"] not in classes:
+        raise ValueError(f"Unknown estimator class {config['class']!r} in {path}/config.json.")
+    missing = [n for n in config["custom_modules"] if {"encoder": encoder, "decoder": decoder}[n] is None]
+    if missing:
+        raise ValueError(f"This model was fitted with a custom {' and '.join(missing)}; pass it to load_model.")
+    try:
+        blob = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"{path / 'weights.pt'} is not a plain weights file (it may try to run code "
+            f"when loaded); refusing to load it: {exc}"
+        ) from None
+    params = _decode(config["params"])
+    params.update(encoder=encoder, decoder=decoder)
+    est = classes[config["class"]](**params)
+    for key, value in config["fitted"].items():
+        setattr(est, key, _decode(value))
+    for key, value in blob["tensors"].items():
+        setattr(est, key, value)
+    with isolated_torch_rng(0):
+        net = est._build_net(est.n_features_in_)
+    net.load_state_dict(blob["state_dict"], strict=True)
+    wanted = device or est.device_
+    try:
+        target = resolve_device(wanted)
+    except ValueError:
+        target = torch.device("cpu")
+    est.net_ = net.to(target).eval()
+    est.device_ = str(target)
+    est._optimizer_state = None
+    return est
