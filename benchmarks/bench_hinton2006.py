@@ -80,9 +80,9 @@ def main(argv=None):
         warnings.simplefilter("ignore")
         ae.fit(Xtr)
     fit_s = time.perf_counter() - start
-    print(f"\n| method | test error per image | fit minutes |\n|---|---|---|")
+    print("\n| method | test error per image | fit minutes |\n|---|---|---|")
     print(f"| PCA(30) | {error(pca, Xte):.2f} | - |")
-    print(f"| paper's autoencoder (2006) | 3.00 | - |")
+    print("| paper's autoencoder (2006) | 3.00 | - |")
     print(f"| skae {args.config} ({epochs} epochs) | {error(ae, Xte):.2f} | {fit_s / 60:.1f} |")
     print(f"train error per image: {error(ae, Xtr):.2f}")
 
