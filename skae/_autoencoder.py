@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import _DTYPES, BaseAutoencoder
+from ._base import BaseAutoencoder
 from ._losses import code_penalty, corrupt, reconstruction_loss
 from ._validation import (
     Interval,
@@ -10,7 +10,6 @@ from ._validation import (
     StrOptions,
     check_is_fitted,
     check_unit_interval,
-    validate_data,
 )
 
 
@@ -257,7 +256,7 @@ default="plateau"
             ``-||x - x_hat||^2`` per sample, as float64.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+        X = self._validate_X(X, reset=False)
 
         def neg_error(x):
             return -(self.net_(x) - x).double().square().sum(1)

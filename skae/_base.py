@@ -19,6 +19,7 @@ from ._validation import (
     Real,
     StrOptions,
     _fit_context,
+    check_float32_range,
     check_is_fitted,
     check_layer_sizes,
     validate_data,
@@ -222,7 +223,7 @@ class BaseAutoencoder(
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
         check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         device = resolve_device(self.device)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=fresh)
+        X = self._validate_X(X, reset=fresh)
         self._input_shape(X.shape[1])
         self._check_training_data(X)
         n_samples = X.shape[0]
@@ -303,6 +304,12 @@ class BaseAutoencoder(
             self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------ inference
+    def _validate_X(self, X, *, reset):
+        """Validate data for any method: 2-D, finite, numeric, within float32 range."""
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=reset)
+        check_float32_range(X)
+        return X
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
 
@@ -343,7 +350,7 @@ class BaseAutoencoder(
             The codes, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+        X = self._validate_X(X, reset=False)
         return self._map_rows(X, self.net_.encode, self.n_components, X.dtype)
 
     def inverse_transform(self, X):
@@ -361,6 +368,7 @@ class BaseAutoencoder(
         """
         check_is_fitted(self)
         X = check_array(X, dtype=_DTYPES, input_name="X")
+        check_float32_range(X)
         if X.shape[1] != self.n_components:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} expects "
