@@ -12,13 +12,8 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = [
-    "plot_image_grid",
-    "plot_latent_2d",
-    "plot_loss_curve",
-    "plot_reconstructions",
-    "plot_samples",
-]
+__all__ = ["plot_image_grid", "plot_latent_2d", "plot_loss_curve", "plot_reconstructions",
+           "plot_samples"]
 
 _MAX_LEGEND_CLASSES = 20
 
@@ -72,15 +67,11 @@ def _image_shape(image_shape, n_features, estimator=None):
     return shape
 
 
-def _new_axes(fig, n_rows, n_cols, width=1.2, height=1.2):
+def _new_axes(fig, n_rows, n_cols):
     if fig is None:
-        fig, axes = _pyplot().subplots(
-            n_rows, n_cols, squeeze=False, figsize=(width * n_cols, height * n_rows),
-            layout="constrained",
-        )
-    else:
-        axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    return fig, axes
+        return _pyplot().subplots(n_rows, n_cols, squeeze=False, layout="constrained",
+                                  figsize=(1.2 * n_cols, 1.2 * n_rows))
+    return fig, fig.subplots(n_rows, n_cols, squeeze=False)
 
 
 def _show(ax, row, shape, cmap, vmin, vmax):
@@ -101,10 +92,10 @@ def plot_image_grid(images, *, image_shape, n_cols=None, titles=None, cmap="gray
     Parameters
     ----------
     images : array-like of shape (n_images, n_features)
-        Flattened images, one per row (``(n_images, C, H, W)`` is flattened).
+        Flattened images, one per row.
     image_shape : tuple of int or None
-        ``(C, H, W)`` or ``(H, W)``; ``C`` is 1 (grey) or 3 (RGB, values in
-        [0, 1], clipped).  ``None`` guesses a square grey image.
+        ``(C, H, W)`` or ``(H, W)``; ``C`` is 1 (grey) or 3 (RGB in [0, 1],
+        clipped).  ``None`` guesses a square grey image.
     n_cols : int, default=None
         Images per row; ``ceil(sqrt(n_images))`` by default.
     titles : list of str, default=None
@@ -117,7 +108,7 @@ def plot_image_grid(images, *, image_shape, n_cols=None, titles=None, cmap="gray
     Returns
     -------
     fig : matplotlib Figure
-        The figure, one axes per grid cell (unused cells are blank).
+        One axes per grid cell (unused cells are blank).
     """
     images = _dense(images)
     n = images.shape[0]
@@ -130,10 +121,9 @@ def plot_image_grid(images, *, image_shape, n_cols=None, titles=None, cmap="gray
         raise ValueError(f"titles has {len(titles)} entries for {n} images.")
     fig, axes = _new_axes(fig, math.ceil(n / n_cols), n_cols)
     vmin, vmax = images.min(), images.max()
-    for i, ax in enumerate(axes.ravel()):
-        if i >= n:
-            ax.set_axis_off()
-            continue
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    for i, ax in enumerate(axes.ravel()[:n]):
         _show(ax, images[i], shape, cmap, vmin, vmax)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize="small")
@@ -148,19 +138,15 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, cmap="gr
 
     Parameters
     ----------
-    estimator : fitted transformer
-        Must have ``transform`` and ``inverse_transform``.
+    estimator : fitted transformer with ``inverse_transform``
     X : array-like of shape (n_samples, n_features)
-        Images as rows; the first ``n_images`` are shown.
+        Images as rows; the first ``n_images`` (at most n_samples) are shown.
     n_images : int, default=8
-        Number of images (at most ``n_samples``).
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)``; by default the estimator's ``input_shape``,
         else a square grey image.
-    cmap : str or Colormap, default="gray"
-        Colormap of grey images.
-    fig : matplotlib Figure or SubFigure, default=None
-        Empty figure to draw into; a new one by default.
+    cmap, fig
+        As in :func:`plot_image_grid`.
 
     Returns
     -------
@@ -192,27 +178,20 @@ def plot_samples(estimator, *, n_samples=16, image_shape=None, random_state=None
 
     Parameters
     ----------
-    estimator : fitted generative estimator
-        Must have a ``sample(n_samples, random_state=None)`` method, e.g.
-        :class:`skae.VAEGenerator`.
+    estimator : fitted estimator with ``sample(n_samples, random_state=None)``
+        E.g. :class:`skae.VAEGenerator`.
     n_samples : int, default=16
-        Number of images to draw.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)``; by default the estimator's ``input_shape``,
         else a square grey image.
     random_state : int, RandomState instance or None, default=None
         Passed to ``sample``.
-    n_cols : int, default=None
-        Images per row; ``ceil(sqrt(n_samples))`` by default.
-    cmap : str or Colormap, default="gray"
-        Colormap of grey images.
-    fig : matplotlib Figure or SubFigure, default=None
-        Empty figure to draw into; a new one by default.
+    n_cols, cmap, fig
+        As in :func:`plot_image_grid`.
 
     Returns
     -------
     fig : matplotlib Figure
-        The grid of samples.
     """
     if not callable(getattr(estimator, "sample", None)):
         raise TypeError(
@@ -232,10 +211,8 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
 
     Parameters
     ----------
-    estimator : fitted transformer
-        Any transformer with at least 2 output columns (PCA included).
+    estimator : fitted transformer with at least 2 output columns (PCA too)
     X : array-like of shape (n_samples, n_features)
-        Data to encode.
     y : array-like of shape (n_samples,), default=None
         Colours the points: class labels get a legend (up to 20 classes),
         continuous values a colorbar (a default ``"tab10"`` is then replaced
@@ -247,7 +224,6 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
     s : float, default=8
         Marker size.
     cmap : str or Colormap, default="tab10"
-        Colormap of ``y``.
     title : str, default=None
         Axes title; the estimator's class name by default.
 
@@ -267,7 +243,7 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
     comps = tuple(components)
     if (len(comps) != 2 or comps[0] == comps[1]
             or any(isinstance(c, bool) or not isinstance(c, Integral) for c in comps)
-            or not all(-width <= c < width for c in comps)):
+            or not all(0 <= c < width for c in comps)):
         raise ValueError(
             f"components must be two distinct column indices in [0, {width}) for a code "
             f"with n_components={width}; got components={components!r}."
@@ -321,8 +297,7 @@ def plot_loss_curve(estimator, *, ax=None, log_scale=None):
     Parameters
     ----------
     estimator : fitted skae estimator
-        Must have ``loss_curve_`` (and optionally ``validation_loss_curve_``
-        and ``history_``).
+        With ``loss_curve_`` (optionally ``validation_loss_curve_``, ``history_``).
     ax : matplotlib Axes, default=None
         Axes to draw on; a new figure by default.
     log_scale : bool, default=None
@@ -339,22 +314,22 @@ def plot_loss_curve(estimator, *, ax=None, log_scale=None):
         raise TypeError(f"{type(estimator).__name__} has no loss_curve_ to plot.")
     history = list(getattr(estimator, "history_", None) or [])
     loss = np.asarray(estimator.loss_curve_, dtype=float)
-    if len(history) == len(loss):
-        epochs = np.array([r.get("epoch", i + 1) for i, r in enumerate(history)])
-    else:
-        epochs, history = np.arange(1, len(loss) + 1), []
+    if len(history) != len(loss):
+        history = [{"epoch": i + 1} for i in range(len(loss))]
+    records = [(r.get("epoch", i + 1), r) for i, r in enumerate(history)]
+    epochs = np.array([e for e, _ in records])
     curves = [("training loss", epochs, loss)]
     val = np.asarray(getattr(estimator, "validation_loss_curve_", None) or [], dtype=float)
     if len(val):
-        val_epochs = [r["epoch"] for r in history if "validation_loss" in r]
+        val_epochs = [e for e, r in records if "validation_loss" in r]
         curves.append(("validation loss",
                        val_epochs if len(val_epochs) == len(val) else epochs[-len(val):], val))
     part_names = {k for r in history for k in r} - {"epoch", "loss", "validation_loss",
                                                     "lr", "time"}
     for part in ("reconstruction", "kl"):
         if part in part_names and (part != "reconstruction" or len(part_names) > 1):
-            rows = [(r["epoch"], r[part]) for r in history if part in r]
-            curves.append((part, [e for e, _ in rows], [float(v) for _, v in rows]))
+            rows = [(e, float(r[part])) for e, r in records if part in r]
+            curves.append((part, [e for e, _ in rows], [v for _, v in rows]))
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 4), layout="constrained")
     for label, xs, ys in curves:
