@@ -85,7 +85,8 @@ default="plateau"
         Continue from the previous fit's weights instead of starting anew.
     input_shape : tuple of int (C, H, W) or None, default=None
         Read each row of ``X`` as an image of this shape (``X`` stays 2-D).
-        Its product must equal ``n_features_in_``.
+        Its product must equal ``n_features_in_``; one entry may be -1, to
+        be inferred from the number of features (as in ``numpy.reshape``).
     architecture : {"auto", "mlp", "conv"}, default="auto"
         ``"conv"``: stride-2 convolutions in the encoder and transposed
         convolutions in the decoder (needs ``input_shape``); ``"mlp"``: the

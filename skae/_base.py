@@ -127,7 +127,17 @@ class BaseAutoencoder(
             if self.architecture == "conv":
                 raise ValueError("architecture='conv' needs input_shape=(C, H, W).")
             return None
-        shape = _check_input_shape(self.input_shape)
+        shape = tuple(self.input_shape)
+        if shape.count(-1) == 1 and len(shape) == 3:
+            known = int(np.prod([d for d in shape if d != -1]))
+            if known > 0 and n_features % known == 0 and n_features > 0:
+                shape = tuple(n_features // known if d == -1 else d for d in shape)
+            else:
+                raise ValueError(
+                    f"input_shape={tuple(self.input_shape)} cannot be completed for "
+                    f"X with {n_features} features."
+                )
+        shape = _check_input_shape(shape)
         if int(np.prod(shape)) != n_features:
             raise ValueError(
                 f"input_shape={shape} describes {int(np.prod(shape))} values per sample, "
