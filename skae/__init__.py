@@ -3,7 +3,15 @@
 from ._autoencoder import AutoencoderTransformer
 from ._vae import VAEGenerator
 from .exceptions import TrainingDivergedError
+from .persistence import load_model, save_model
 
 __version__ = "0.1.0"
 
-__all__ = ["AutoencoderTransformer", "TrainingDivergedError", "VAEGenerator", "__version__"]
+__all__ = [
+    "AutoencoderTransformer",
+    "TrainingDivergedError",
+    "VAEGenerator",
+    "__version__",
+    "load_model",
+    "save_model",
+]
