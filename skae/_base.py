@@ -1,7 +1,5 @@
 """The base class shared by every skae estimator. Not for direct use."""
 
-import copy
-import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -10,6 +8,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array
 
 from ._data import BatchReader, feature_moments
+from ._device import DeviceStateMixin, resolve_device, to_cpu
 from ._random import draw_seed, isolated_torch_rng, make_generator
 from ._training import LoopConfig, make_optimizer, train
 from ._validation import (
@@ -36,33 +35,9 @@ _DTYPES = [np.float64, np.float32]
 _INFERENCE_ROWS = 512
 
 
-def resolve_device(device):
-    """Turn the ``device`` parameter into an available ``torch.device``."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine; use device='cpu' or device='auto'."
-        )
-    if resolved.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError(f"device={device!r} was requested but MPS is not available.")
-    return resolved
-
-
 class BaseAutoencoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    DeviceStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Fit skeleton, batched inference, tags and pickling shared by skae's estimators.
 
@@ -293,7 +268,7 @@ class BaseAutoencoder(
             raise
         self.net_ = net
         self.device_ = str(device)
-        self._optimizer_state = _to_cpu(optimizer.state_dict())
+        self._optimizer_state = to_cpu(optimizer.state_dict())
         self.history_ = ([] if fresh else self.history_) + result.history
         self.loss_curve_ = [r["loss"] for r in self.history_]
         self.validation_loss_curve_ = [
@@ -408,37 +383,3 @@ class BaseAutoencoder(
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-    # ------------------------------------------------------------ pickling
-    def __getstate__(self):
-        state = super().__getstate__()
-        net = state.get("net_")
-        if net is not None and next(net.buffers()).device.type != "cpu":
-            state["net_"] = copy.deepcopy(net).to("cpu")
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "net_" not in state:
-            return
-        device = torch.device(self.device_)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            warnings.warn(
-                f"This model was fitted on {self.device_}, which is not available here; "
-                "it has been loaded on the CPU.",
-                UserWarning,
-                stacklevel=2,
-            )
-            self.device_ = "cpu"
-        self.net_.to(self.device_)
-
-
-def _to_cpu(obj):
-    """A copy of a (nested) optimizer state with every tensor on the CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_to_cpu(v) for v in obj]
-    return obj

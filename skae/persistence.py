@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._base import BaseAutoencoder, resolve_device
+from ._base import BaseAutoencoder
+from ._device import resolve_device
 from ._random import isolated_torch_rng
 
 FORMAT_VERSION = 1
