@@ -277,10 +277,14 @@ class BaseAutoencoder(
         self.best_loss_ = min(result.best_loss, np.inf if fresh else self.best_loss_)
         self.n_iter_ = epochs_done + len(result.history)
         self._record_history()
+        self._after_fit(X, fresh=fresh, incremental=incremental)
         return self
 
     def _record_history(self):
         """Derive estimator-specific curves from ``history_``."""
+
+    def _after_fit(self, X, *, fresh, incremental):
+        """Estimator-specific steps after training, given the validated ``X``."""
 
     def _forget_fit(self):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:

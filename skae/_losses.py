@@ -42,12 +42,13 @@ def corrupt(x, kind, level, scale, generator):
     """
     if kind is None or level == 0:
         return x
+    # Draws come from ``generator`` on its own device (the CPU), then move to x's.
     if kind == "gaussian":
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + (level * scale) * noise
+        noise = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
+        return x + (level * scale) * noise.to(x.device)
     if kind == "mask":
-        keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= level
-        return x * keep
+        keep = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
+        return x * (keep >= level).to(x.device)
     raise ValueError(f"Unknown noise {kind!r}.")
 
 

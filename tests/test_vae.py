@@ -1,0 +1,382 @@
+"""Tests of VAEGenerator: sklearn contract, likelihood in nats, sampling, scoring."""
+
+import math
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skae._vae
+from skae import AutoencoderTransformer, TrainingDivergedError, VAEGenerator
+
+FAST = dict(max_iter=5, batch_size=16, hidden_layer_sizes=(8,), random_state=0)
+
+ESTIMATORS = [
+    # Gaussian likelihood with a learned variance (the default).
+    VAEGenerator(n_components=2, **FAST),
+    # Gaussian with a fixed variance, beta-VAE with KL warm-up, no validation split.
+    VAEGenerator(n_components=3, observation_variance=0.5, beta=0.5, kl_warmup=3,
+                 early_stopping=False, **FAST),
+    # Linear encoder/decoder, importance-weighted score_samples, cosine schedule.
+    VAEGenerator(n_components=1, hidden_layer_sizes=(), n_importance_samples=3,
+                 learning_rate_schedule="cosine", max_iter=5, batch_size=16, random_state=0),
+]
+# likelihood="bernoulli" is left out: the common checks feed data outside [0, 1],
+# which it rejects by design (tested below).
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def small_vae(**params):
+    params = {"n_components": 4, "hidden_layer_sizes": (32,), "max_iter": 15,
+              "batch_size": 64, "learning_rate": 1e-3, "random_state": 0, **params}
+    return VAEGenerator(**params)
+
+
+def quiet_fit(estimator, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X)
+
+
+@pytest.fixture(scope="module")
+def gaussian_vae(digits):
+    return quiet_fit(small_vae(), digits[0][:600])
+
+
+@pytest.fixture(scope="module")
+def bernoulli_vae(digits):
+    return quiet_fit(small_vae(likelihood="bernoulli"), digits[0][:600])
+
+
+# --------------------------------------------------------------- parameters
+def _param_docs(cls):
+    """Map parameter name -> (type line, description) from a numpydoc docstring."""
+    text = cls.__doc__.split("Parameters\n    ----------\n", 1)[1].split("\n    Attributes", 1)[0]
+    text = text.replace("\\\n", "")
+    docs, name = {}, None
+    for line in text.splitlines():
+        match = re.match(r"^    (\S[^:]*?) : (.*)$", line)
+        if match:
+            name = match.group(1)
+            docs[name] = [match.group(2), ""]
+        elif name is not None and line.strip():
+            docs[name][1] += " " + line.strip()
+    out = {}
+    for key, value in docs.items():
+        for part in key.split(", "):
+            out[part] = (value[0], value[1].strip())
+    return out
+
+
+def test_shared_parameter_docs_match_autoencoder():
+    vae, ae = _param_docs(VAEGenerator), _param_docs(AutoencoderTransformer)
+    vae_params = set(VAEGenerator().get_params())
+    assert set(vae) == vae_params  # every parameter is documented
+    shared = vae_params & set(AutoencoderTransformer().get_params())
+    assert len(shared) == 23
+    vae_defaults, ae_defaults = VAEGenerator().get_params(), AutoencoderTransformer().get_params()
+    for name in sorted(shared):
+        assert vae[name][1] == ae[name][1], f"description of {name!r} differs"
+        if vae_defaults[name] == ae_defaults[name]:
+            assert vae[name][0] == ae[name][0], f"type line of {name!r} differs"
+        else:  # a VAE-specific default: only the default may differ
+            strip = re.compile(r", default=.*$")
+            assert strip.sub("", vae[name][0]) == strip.sub("", ae[name][0])
+
+
+def test_bernoulli_rejects_data_outside_unit_interval(digits):
+    X = digits[0][:50] * 16
+    with pytest.raises(ValueError, match=r"likelihood='bernoulli' requires X to lie in \[0, 1\]"):
+        small_vae(likelihood="bernoulli").fit(X)
+
+
+def test_bernoulli_score_rejects_data_outside_unit_interval(bernoulli_vae, digits):
+    with pytest.raises(ValueError, match=r"requires X to lie in \[0, 1\]"):
+        bernoulli_vae.score_samples(digits[0][:5] * 16)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [({"beta": -1.0}, "beta"), ({"kl_warmup": -1}, "kl_warmup"),
+     ({"observation_variance": 0.0}, "observation_variance"),
+     ({"observation_variance": "fixed"}, "observation_variance"),
+     ({"likelihood": "poisson"}, "likelihood"),
+     ({"n_importance_samples": 0}, "n_importance_samples")],
+)
+def test_invalid_parameters(params, match, digits):
+    with pytest.raises(ValueError, match=match):
+        small_vae(**params).fit(digits[0][:50])
+
+
+# ---------------------------------------------------------------- sampling
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sample_shape_dtype_reproducible(dtype, digits):
+    X = digits[0][:300].astype(dtype)
+    vae = quiet_fit(small_vae(max_iter=2), X)
+    a = vae.sample(7, random_state=0)
+    assert a.shape == (7, 64) and a.dtype == dtype
+    np.testing.assert_array_equal(a, vae.sample(7, random_state=0))
+    np.testing.assert_array_equal(
+        vae.sample(7, random_state=np.random.RandomState(3)),
+        vae.sample(7, random_state=np.random.RandomState(3)),
+    )
+    assert not np.array_equal(a, vae.sample(7, random_state=1))
+    # The estimator's own stream advances; a refit with the same seed restarts it.
+    b, c = vae.sample(5), vae.sample(5)
+    assert not np.array_equal(b, c)
+    quiet_fit(vae, X)
+    np.testing.assert_array_equal(vae.sample(5), b)
+
+
+@pytest.mark.parametrize("n_samples", [0, -2, 1.5, "3", True])
+def test_sample_rejects_bad_n_samples(n_samples, gaussian_vae):
+    with pytest.raises(ValueError, match="n_samples"):
+        gaussian_vae.sample(n_samples)
+
+
+def test_sample_add_noise(gaussian_vae, bernoulli_vae):
+    binary = bernoulli_vae.sample(50, random_state=0, add_noise=True)
+    assert set(np.unique(binary)) <= {0.0, 1.0}
+    means = bernoulli_vae.sample(50, random_state=0)
+    assert ((means > 0) & (means < 1)).all()
+    noisy = gaussian_vae.sample(2000, random_state=0, add_noise=True)
+    clean = gaussian_vae.sample(2000, random_state=0)
+    net = gaussian_vae.net_
+    expected_var = float(torch.exp(net.obs_logvar.detach())) * float(net.scale) ** 2
+    np.testing.assert_allclose((noisy - clean).var(), expected_var, rtol=0.05)
+
+
+def test_global_random_state_untouched(digits):
+    X = digits[0][:200]
+    # random_state=None draws the fit's seed from numpy's global RandomState,
+    # as scikit-learn does; everything after that uses local generators.
+    unseeded = quiet_fit(small_vae(max_iter=2, random_state=None), X)
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    vae = quiet_fit(small_vae(max_iter=2), X)
+    for estimator in (vae, unseeded):
+        estimator.sample(3)
+        estimator.sample(3, random_state=0, add_noise=True)
+        estimator.score_samples(X[:20])
+        estimator.score_samples(X[:20], n_importance_samples=4)
+        estimator.transform(X[:5])
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    after = np.random.get_state()
+    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
+    assert after[2:] == np_state[2:]
+
+
+# ----------------------------------------------------------------- scoring
+def test_importance_weighted_bound_is_tighter(gaussian_vae, bernoulli_vae, digits):
+    X = digits[0][600:900]
+    for vae in (gaussian_vae, bernoulli_vae):
+        elbo = vae.score_samples(X).mean()
+        iwae_10 = vae.score_samples(X, n_importance_samples=10).mean()
+        iwae_50 = vae.score_samples(X, n_importance_samples=50).mean()
+        assert elbo <= iwae_10 <= iwae_50
+        assert vae.score(X) == pytest.approx(elbo)
+
+
+def test_score_samples_deterministic_and_batch_invariant(gaussian_vae, digits):
+    X = digits[0][:700]  # more rows than one inference chunk (512)
+    full = gaussian_vae.score_samples(X, n_importance_samples=3)
+    np.testing.assert_array_equal(full, gaussian_vae.score_samples(X, n_importance_samples=3))
+    perm = np.random.RandomState(0).permutation(len(X))
+    np.testing.assert_array_equal(
+        gaussian_vae.score_samples(X[perm], n_importance_samples=3), full[perm]
+    )
+    parts = np.concatenate([gaussian_vae.score_samples(X[i:i + 97], n_importance_samples=3)
+                            for i in range(0, len(X), 97)])
+    np.testing.assert_array_equal(parts, full)
+    np.testing.assert_array_equal(
+        gaussian_vae.score_samples(X.astype(np.float32), n_importance_samples=3), full
+    )
+
+
+@pytest.mark.parametrize("k", [0, 2.5, True])
+def test_score_samples_rejects_bad_n_importance_samples(k, gaussian_vae, digits):
+    with pytest.raises(ValueError, match="n_importance_samples"):
+        gaussian_vae.score_samples(digits[0][:5], n_importance_samples=k)
+
+
+def test_partial_fit_then_sample_and_score(digits):
+    X = digits[0][:300].astype(np.float32)
+    vae = small_vae()
+    for _ in range(3):
+        vae.partial_fit(X)
+    assert vae.n_iter_ == 3 and len(vae.kl_loss_curve_) == 3
+    assert vae.sample(4, random_state=0).dtype == np.float32
+    assert np.isfinite(vae.score_samples(X[:10], n_importance_samples=5)).all()
+
+
+class _ZeroNoise:
+    """Stands in for the per-row noise: every posterior draw is the mean."""
+
+    def __init__(self, x, key, width):
+        self.n, self.width, self.device = x.shape[0], width, x.device
+
+    def draw(self, k):
+        return torch.zeros(self.n, k, self.width, device=self.device)
+
+
+def _hand_log_px_given_mean(vae, X):
+    """``log p(x | z = posterior mean)`` in data units with scipy, and the posterior."""
+    with torch.no_grad():
+        stats_ = vae.net_.code_stats(torch.as_tensor(X, dtype=torch.float32)).double()
+    d = vae.n_components
+    mean, logvar = stats_[:, :d], stats_[:, d:].clamp(-30, 20)
+    x_hat = vae.inverse_transform(mean.numpy().astype(np.float32)).astype(np.float64)
+    if vae.likelihood == "bernoulli":
+        log_lik = stats.bernoulli.logpmf(X, x_hat).sum(1)
+    else:
+        net = vae.net_
+        if vae.observation_variance == "learned":  # stored in standardised units
+            var = math.exp(float(net.obs_logvar.detach())) * float(net.scale) ** 2
+        else:
+            var = vae.observation_variance
+        log_lik = stats.norm.logpdf(X, loc=x_hat, scale=math.sqrt(var)).sum(1)
+    return log_lik, mean, logvar
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"likelihood": "bernoulli"}, {}, {"observation_variance": 0.02}],
+    ids=["bernoulli", "gaussian-learned", "gaussian-fixed"],
+)
+def test_elbo_and_iwae_in_nats_match_hand_computation(params, digits, monkeypatch):
+    X = (digits[0][:300] > 0.5).astype(np.float64)  # binary: a proper Bernoulli likelihood
+    vae = quiet_fit(small_vae(n_components=3, hidden_layer_sizes=(6,), max_iter=3, **params), X)
+    X_eval = X[:40]
+    log_lik, mean, logvar = _hand_log_px_given_mean(vae, X_eval)
+    kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar).sum(1).numpy()
+    monkeypatch.setattr(skae._vae, "_RowNoise", _ZeroNoise)
+    np.testing.assert_allclose(vae.score_samples(X_eval), log_lik - kl, rtol=1e-5, atol=1e-3)
+    # With every z_k at the posterior mean, each importance weight is
+    # p(x|mean) p(mean) / q(mean|x).
+    log_prior = stats.norm.logpdf(mean.numpy()).sum(1)
+    log_q = (-0.5 * (logvar + math.log(2 * math.pi))).sum(1).numpy()
+    np.testing.assert_allclose(vae.score_samples(X_eval, n_importance_samples=4),
+                               log_lik + log_prior - log_q, rtol=1e-5, atol=1e-3)
+
+
+def test_gaussian_likelihood_is_in_data_units(digits, monkeypatch):
+    """Scaling X by c and the variance by c**2 shifts log p(x) by -n_features * log(c)."""
+    X = digits[0][:300]
+    c = 10.0
+    # Plain SGD: the two fits see the same standardised data and follow the
+    # same path up to rounding (Adam would amplify rounding noise).
+    sgd = dict(optimizer="sgd", learning_rate=1e-3, max_iter=3)
+    a = quiet_fit(small_vae(observation_variance=0.01, **sgd), X)
+    b = quiet_fit(small_vae(observation_variance=0.01 * c**2, **sgd), X * c)
+    shift = -X.shape[1] * math.log(c)
+    np.testing.assert_allclose(b.loss_curve_, np.add(a.loss_curve_, -shift), rtol=1e-4)
+    np.testing.assert_allclose(b.validation_loss_curve_,
+                               np.add(a.validation_loss_curve_, -shift), rtol=1e-4)
+    monkeypatch.setattr(skae._vae, "_RowNoise", _ZeroNoise)  # same z for X and c * X
+    np.testing.assert_allclose(b.score_samples(X * c), a.score_samples(X) + shift, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ fitting
+def test_transform_is_the_deterministic_posterior_mean(gaussian_vae, digits):
+    X = digits[0][:100]
+    codes = gaussian_vae.transform(X)
+    np.testing.assert_array_equal(codes, gaussian_vae.transform(X))
+    with torch.no_grad():
+        mean = gaussian_vae.net_.code_stats(torch.as_tensor(X, dtype=torch.float32))[:, :4]
+    np.testing.assert_allclose(codes, mean.numpy(), rtol=1e-5, atol=1e-6)
+    assert gaussian_vae.inverse_transform(codes).shape == X.shape
+
+
+def test_fitted_curves_and_learned_variance(gaussian_vae):
+    vae = gaussian_vae
+    assert len(vae.loss_curve_) == len(vae.reconstruction_loss_curve_) == vae.n_iter_
+    assert len(vae.kl_loss_curve_) == vae.n_iter_ and min(vae.kl_loss_curve_) > 0
+    np.testing.assert_allclose(
+        vae.loss_curve_, np.add(vae.reconstruction_loss_curve_, vae.kl_loss_curve_), rtol=1e-5
+    )
+    assert np.isfinite(vae.best_loss_)
+    names = dict(vae.net_.named_parameters())
+    assert "obs_logvar" in names and float(names["obs_logvar"].detach()) != 0.0  # trained
+
+
+def test_kl_warmup_ramps_the_kl_weight(digits):
+    vae = quiet_fit(small_vae(kl_warmup=4, beta=2.0, max_iter=6, early_stopping=False),
+                    digits[0][:300])
+    weights = 2.0 * np.minimum(1.0, np.arange(1, 7) / 4)
+    expected = np.add(vae.reconstruction_loss_curve_, weights * np.array(vae.kl_loss_curve_))
+    np.testing.assert_allclose(vae.loss_curve_, expected, rtol=1e-5)
+    # partial_fit continues the ramp (already complete here): full weight.
+    vae.partial_fit(digits[0][:300])
+    assert vae.loss_curve_[-1] == pytest.approx(
+        vae.reconstruction_loss_curve_[-1] + 2.0 * vae.kl_loss_curve_[-1], rel=1e-5)
+
+
+def test_pickle_round_trip(gaussian_vae, digits):
+    X = digits[0][:50]
+    clone_ = pickle.loads(pickle.dumps(gaussian_vae))
+    np.testing.assert_array_equal(clone_.transform(X), gaussian_vae.transform(X))
+    np.testing.assert_array_equal(clone_.score_samples(X), gaussian_vae.score_samples(X))
+    np.testing.assert_array_equal(clone_.sample(4, random_state=0),
+                                  gaussian_vae.sample(4, random_state=0))
+    # The estimator's own sampling stream is pickled with it.
+    np.testing.assert_array_equal(clone_.sample(4), gaussian_vae.sample(4))
+
+
+def test_pipeline_with_logistic_regression(digits):
+    X, y = digits
+    pipe = make_pipeline(small_vae(n_components=10, max_iter=20),
+                         LogisticRegression(max_iter=500))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X[:1200], y[:1200])
+    assert pipe.score(X[1200:], y[1200:]) > 0.8
+
+
+def test_grid_search_selects_by_held_out_likelihood(digits):
+    X = digits[0][:400]
+    cv = KFold(2, shuffle=True, random_state=0)
+    base = small_vae(max_iter=4)
+    search = GridSearchCV(base, {"n_components": [1, 6]}, cv=cv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X)
+        train, test = next(cv.split(X))
+        manual = clone(base).set_params(n_components=6).fit(X[train]).score(X[test])
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_params_["n_components"] == [1, 6][int(np.argmax(scores))]
+    assert search.cv_results_["split0_test_score"][1] == pytest.approx(manual)
+
+
+def test_posterior_collapse_warning(digits):
+    X = digits[0][:300]
+    with pytest.warns(UserWarning, match=r"Posterior collapse.*nats"):
+        quiet_fit(small_vae(beta=1e4, max_iter=10), X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        quiet_fit(small_vae(max_iter=10), X)
+
+
+def test_divergence_raises(digits):
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        quiet_fit(small_vae(learning_rate=1e6, max_iter=20), digits[0][:300] * 100)
