@@ -1,6 +1,5 @@
 """VAEGenerator: a variational autoencoder that encodes, scores and generates data."""
 
-import hashlib
 import math
 import warnings
 from numbers import Integral
@@ -12,6 +11,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from ._base import BaseAutoencoder
+from ._importance import log_marginal
 from ._losses import gaussian_kl
 from ._random import draw_seed, make_generator
 from ._validation import (
@@ -28,7 +28,6 @@ _LOGVAR_MIN, _LOGVAR_MAX = -30.0, 20.0
 _LOG_2PI = math.log(2.0 * math.pi)
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 _COLLAPSE_ROWS = 2000  # training rows inspected for posterior collapse
-_DECODE_VALUES = 2**22  # decoder outputs per call while importance sampling
 
 
 class VAEGenerator(BaseAutoencoder):
@@ -418,36 +417,9 @@ default="plateau"
         key = self._seed.to_bytes(8, "little")
 
         def log_px(x):
-            return self._log_marginal(x, k, key)
+            return log_marginal(self, x, k, key)
 
         return self._map_rows(X, log_px, 1, np.float64).ravel()
-
-    def _log_marginal(self, x, k, key):
-        net, d = self.net_, self.n_components
-        mean, logvar = self._posterior(net, x)
-        std = torch.exp(0.5 * logvar)
-        rows = _RowNoise(x, key, d)
-        if k == 1:
-            z = mean + std * rows.draw(1)[:, 0]
-            rec = self._log_likelihood(net, net.decode_raw(z).double(), x)
-            return rec - gaussian_kl(mean.double(), logvar.double())
-        n, n_features = x.shape[0], self.n_features_in_
-        chunk = max(1, _DECODE_VALUES // (n * n_features))
-        total = None  # running logsumexp of the importance weights
-        for start in range(0, k, chunk):
-            m = min(chunk, k - start)
-            eps = rows.draw(m)  # (n, m, d)
-            z = mean[:, None] + std[:, None] * eps
-            out = net.decode_raw(z.reshape(n * m, d)).reshape(n, m, n_features)
-            eps = eps.double()
-            log_joint = self._log_likelihood(net, out.double(), x[:, None]) - 0.5 * (
-                z.double().square().sum(-1) + d * _LOG_2PI
-            )
-            log_q = -0.5 * (eps.square().sum(-1) + logvar.double().sum(-1, keepdim=True)
-                            + d * _LOG_2PI)
-            part = torch.logsumexp(log_joint - log_q, 1)
-            total = part if total is None else torch.logaddexp(total, part)
-        return total - math.log(k)
 
     # ---------------------------------------------------------- sampling
     def sample(self, n_samples=1, random_state=None, *, add_noise=False):
@@ -509,30 +481,6 @@ default="plateau"
                 UserWarning,
                 stacklevel=5,
             )
-
-
-class _RowNoise:
-    """Standard normal noise per row, seeded by the row's content.
-
-    Each row gets its own CPU generator, seeded with a keyed hash of the
-    row's float32 bytes, so the noise a row receives does not depend on the
-    other rows of its batch, on its position, or on the device.
-    """
-
-    def __init__(self, x, key, width):
-        rows = x.detach().to("cpu", torch.float32).numpy()
-        self.device, self.width = x.device, width
-        self.generators = []
-        for row in rows:
-            digest = hashlib.blake2b(row.tobytes(), digest_size=8, key=key).digest()
-            g = torch.Generator()
-            g.manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
-            self.generators.append(g)
-
-    def draw(self, k):
-        """The next ``k`` draws of every row: a (n_rows, k, width) tensor."""
-        eps = [torch.randn(k, self.width, generator=g) for g in self.generators]
-        return torch.stack(eps).to(self.device)
 
 
 def _check_count(value, name):
