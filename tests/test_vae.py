@@ -17,6 +17,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import skae._importance
 import skae._vae
 from skae import AutoencoderTransformer, TrainingDivergedError, VAEGenerator
 
@@ -270,7 +271,7 @@ def test_elbo_and_iwae_in_nats_match_hand_computation(params, digits, monkeypatc
     X_eval = X[:40]
     log_lik, mean, logvar = _hand_log_px_given_mean(vae, X_eval)
     kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar).sum(1).numpy()
-    monkeypatch.setattr(skae._vae, "_RowNoise", _ZeroNoise)
+    monkeypatch.setattr(skae._importance, "RowNoise", _ZeroNoise)
     np.testing.assert_allclose(vae.score_samples(X_eval), log_lik - kl, rtol=1e-5, atol=1e-3)
     # With every z_k at the posterior mean, each importance weight is
     # p(x|mean) p(mean) / q(mean|x).
@@ -293,7 +294,7 @@ def test_gaussian_likelihood_is_in_data_units(digits, monkeypatch):
     np.testing.assert_allclose(b.loss_curve_, np.add(a.loss_curve_, -shift), rtol=1e-4)
     np.testing.assert_allclose(b.validation_loss_curve_,
                                np.add(a.validation_loss_curve_, -shift), rtol=1e-4)
-    monkeypatch.setattr(skae._vae, "_RowNoise", _ZeroNoise)  # same z for X and c * X
+    monkeypatch.setattr(skae._importance, "RowNoise", _ZeroNoise)  # same z for X and c * X
     np.testing.assert_allclose(b.score_samples(X * c), a.score_samples(X) + shift, rtol=1e-4)
 
 
