@@ -37,6 +37,11 @@ CONFIGS = {
     "paper": dict(hidden_layer_sizes=(1000, 500, 250), loss="bce", noise=None,
                   learning_rate=2e-3, learning_rate_schedule="onecycle", batch_size=128,
                   weight_decay=0.0, early_stopping=False),
+    # The paper's shape with light input noise against the overfitting seen
+    # without it (train error 2.4 vs test 3.8 after 27 epochs).
+    "paper_denoise": dict(hidden_layer_sizes=(1000, 500, 250), loss="bce", noise="gaussian",
+                          noise_level=0.2, learning_rate=2e-3, learning_rate_schedule="onecycle",
+                          batch_size=128, weight_decay=0.0, early_stopping=False),
     "conv": dict(input_shape=(1, 28, 28), conv_channels=(32, 64), loss="bce", noise=None,
                  learning_rate=2e-3, learning_rate_schedule="onecycle", batch_size=128,
                  weight_decay=0.0, early_stopping=False),
@@ -83,7 +88,7 @@ def main(argv=None):
     print("\n| method | test error per image | fit minutes |\n|---|---|---|")
     print(f"| PCA(30) | {error(pca, Xte):.2f} | - |")
     print("| paper's autoencoder (2006) | 3.00 | - |")
-    print(f"| skae {args.config} ({epochs} epochs) | {error(ae, Xte):.2f} | {fit_s / 60:.1f} |")
+    print(f"| skae {args.config} ({epochs} epochs) | {error(ae, Xte):.3f} | {fit_s / 60:.1f} |")
     print(f"train error per image: {error(ae, Xtr):.2f}")
 
 
