@@ -1,0 +1,145 @@
+"""Fit and apply skae estimators on Dask arrays, one block of rows at a time.
+
+Needs ``dask[array]`` (``pip install skae[dask]``); it is imported only when
+these functions are called.
+
+:func:`fit_dask_array` trains with :meth:`~skae.AutoencoderTransformer.partial_fit`
+on one block at a time in the calling process, so a Dask array larger than
+memory can be fitted while at most one block is held in memory.
+:func:`transform_dask_array` encodes a Dask array lazily, block by block, and
+returns a Dask array with exact chunk metadata.
+
+For grid searches on a cluster no helper is needed: run
+``GridSearchCV(..., n_jobs=-1).fit(X)`` inside
+``joblib.parallel_backend("dask")`` with a ``dask.distributed.Client``
+(see the README, "Scaling up").
+"""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._validation import check_is_fitted
+
+__all__ = ["fit_dask_array", "transform_dask_array"]
+
+
+def _as_row_blocks(X, func_name):
+    """Check that ``X`` is a 2-D Dask array and rechunk it to whole rows."""
+    try:
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - dask is an optional dependency
+        raise ImportError(f"{func_name} needs dask[array]: pip install 'skae[dask]'") from exc
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"{func_name} expects a dask.array.Array, got {type(X).__name__}; "
+            "call the estimator's own method on in-memory data."
+        )
+    if X.ndim != 2:
+        raise ValueError(f"{func_name} expects a 2-D Dask array; got {X.ndim} dimensions.")
+    if X.numblocks[1] != 1:  # a block must hold whole samples
+        X = X.rechunk({1: -1})
+    return X
+
+
+def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_state=None):
+    """Train ``estimator`` on a Dask array with ``partial_fit``, block by block.
+
+    Each pass visits every block of rows once: the block is computed (only
+    that block) and handed to ``estimator.partial_fit``, which trains one
+    epoch on it.  Training runs in the calling process; when a
+    ``dask.distributed.Client`` is active the blocks are computed on the
+    cluster and sent here one at a time.
+
+    Parameters
+    ----------
+    estimator : estimator with ``partial_fit``
+        E.g. :class:`~skae.AutoencoderTransformer`.  Trained in place.  An
+        already fitted estimator continues from its current weights (clone
+        it for a fresh start).  The first block it ever sees fixes its data
+        scaling, so blocks should be alike in distribution (shuffle rows
+        that are sorted, e.g. by class or time, before chunking).
+    X : dask.array.Array of shape (n_samples, n_features)
+        Training data.  Arrays chunked along columns are rechunked so that
+        every block holds whole rows.
+    n_passes : int, default=1
+        Number of passes over all the blocks; ``estimator.n_iter_`` grows by
+        ``n_passes * X.numblocks[0]`` (one epoch per ``partial_fit`` call).
+    shuffle_blocks : bool, default=True
+        Visit the blocks in a new random order in each pass (the rows inside
+        a block are shuffled by ``partial_fit`` itself).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the block order.  The estimator's own ``random_state`` seeds
+        its weights, batches and noise.
+
+    Returns
+    -------
+    estimator : object
+        The trained estimator.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> from skae.dask import fit_dask_array, transform_dask_array
+    >>> X = da.from_array(load_digits().data / 16, chunks=(500, 64))
+    >>> ae = AutoencoderTransformer(n_components=8, hidden_layer_sizes=(64,), random_state=0)
+    >>> ae = fit_dask_array(ae, X, n_passes=2, random_state=0)
+    >>> ae.n_iter_
+    8
+    >>> transform_dask_array(ae, X).chunks
+    ((500, 500, 500, 297), (8,))
+    """
+    X = _as_row_blocks(X, "fit_dask_array")
+    if not hasattr(estimator, "partial_fit"):
+        raise TypeError(f"{type(estimator).__name__} has no partial_fit method.")
+    if isinstance(n_passes, bool) or not isinstance(n_passes, int | np.integer) or n_passes < 1:
+        raise ValueError(f"n_passes must be an int >= 1; got {n_passes!r}.")
+    rng = check_random_state(random_state)
+    n_blocks = X.numblocks[0]
+    for _ in range(n_passes):
+        order = rng.permutation(n_blocks) if shuffle_blocks else np.arange(n_blocks)
+        for i in order:
+            block = np.asarray(X.blocks[int(i)].compute())
+            if block.shape[0]:
+                estimator.partial_fit(block)
+    return estimator
+
+
+def transform_dask_array(estimator, X):
+    """Lazily encode a Dask array with a fitted estimator, block by block.
+
+    Parameters
+    ----------
+    estimator : fitted skae estimator
+        E.g. a fitted :class:`~skae.AutoencoderTransformer`.  It is embedded
+        in the task graph, so each worker receives a copy.
+    X : dask.array.Array of shape (n_samples, n_features)
+        Data to encode.  Arrays chunked along columns are rechunked so that
+        every block holds whole rows.
+
+    Returns
+    -------
+    X_new : dask.array.Array of shape (n_samples, n_components)
+        The codes, with the row chunks of ``X`` and one column chunk, in the
+        dtype of ``X`` (float32 or float64; other dtypes give float64).
+        Codes do not depend on how the rows are chunked: computed in this
+        process they equal ``estimator.transform(X.compute())`` bitwise.
+
+    Notes
+    -----
+    Under Dask's default threaded scheduler several blocks are encoded at
+    once, each with torch's full intra-op thread count; on a busy machine
+    prefer a ``dask.distributed`` cluster (whose workers run torch with one
+    thread per task) or ``compute(scheduler="synchronous")``.
+    """
+    check_is_fitted(estimator)
+    X = _as_row_blocks(X, "transform_dask_array")
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    width = estimator.n_components
+    return X.map_blocks(
+        estimator.transform,
+        chunks=(X.chunks[0], (width,)),
+        dtype=dtype,
+        meta=np.empty((0, 0), dtype=dtype),
+    )
