@@ -16,9 +16,19 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .exceptions import TrainingDivergedError
 
+
+def _adamw(params, lr, wd):
+    """Adam with decoupled weight decay, using torch's fused kernel where it exists."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # device or torch without a fused kernel
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+
+
 OPTIMIZERS = {
     # Adam with decoupled weight decay (identical to Adam when weight_decay=0).
-    "adam": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "adam": _adamw,
     "sgd": lambda params, lr, wd: torch.optim.SGD(
         params, lr=lr, momentum=0.9, nesterov=True, weight_decay=wd
     ),
