@@ -12,7 +12,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
