@@ -26,6 +26,7 @@ import copy
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -150,7 +151,8 @@ def vae_epochs(vae):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="full MNIST instead of MNIST-5k")
-    parser.add_argument("--data", default="/work/shared/data/mnist", help="MNIST IDX folder")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"),
+                        help="MNIST IDX folder")
     parser.add_argument("--minutes", type=float, default=25.0, help="fit budget of --full")
     parser.add_argument("--n-test", type=int, default=10_000,
                         help="test digits scored in --full")
