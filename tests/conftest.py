@@ -22,6 +22,26 @@ def fast_params():
     return dict(hidden_layer_sizes=(32,), max_iter=10, batch_size=32, random_state=0)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny nets train fastest on one thread: on a busy machine torch's OpenMP
+    threads wait for a free core at every operation, many times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+def assert_same_weights(a, b):
+    """Two fitted estimators hold bitwise-identical networks."""
+    import torch
+
+    sa, sb = a.net_.state_dict(), b.net_.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
 def assert_rng_untouched(fn):
     """Run ``fn`` and assert the global numpy and torch RNG states are unchanged."""
     import torch

@@ -17,24 +17,11 @@ from skae import AutoencoderTransformer
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+from conftest import assert_same_weights  # noqa: E402
+
 from skae.dask import fit_dask_array, transform_dask_array  # noqa: E402
 
 FAST = dict(n_components=4, hidden_layer_sizes=(16,), batch_size=64, random_state=0)
-
-
-@pytest.fixture
-def one_torch_thread():
-    """Tiny nets train fastest on one thread: on a busy machine torch's OpenMP
-    threads wait for a free core at every operation, many times slower."""
-    with threadpool_limits(1):
-        yield
-
-
-def _assert_same_weights(a, b):
-    sa, sb = a.net_.state_dict(), b.net_.state_dict()
-    assert sa.keys() == sb.keys()
-    for key in sa:
-        assert torch.equal(sa[key], sb[key]), key
 
 
 # ------------------------------------------------------------------ threads
@@ -136,13 +123,13 @@ def test_fit_dask_array_equals_partial_fit_over_blocks(digits32, one_torch_threa
         for lo in range(0, len(digits32), 450):
             ref.partial_fit(digits32[lo:lo + 450])
     assert ae.n_iter_ == ref.n_iter_ == 8
-    _assert_same_weights(ae, ref)
+    assert_same_weights(ae, ref)
     # Column chunks are merged first: the blocks, hence the fit, are the same.
     by_cols = da.from_array(digits32, chunks=(450, 16))
     same = fit_dask_array(
         AutoencoderTransformer(**FAST), by_cols, n_passes=2, shuffle_blocks=False
     )
-    _assert_same_weights(ae, same)
+    assert_same_weights(ae, same)
 
 
 def test_fit_dask_array_computes_one_block_at_a_time(digits32, one_torch_thread):

@@ -5,28 +5,21 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
+from conftest import assert_same_weights
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from skae import AutoencoderTransformer
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny nets train fastest on one thread: on a busy machine torch's OpenMP
-    threads wait for a free core at every operation, many times slower."""
-    with threadpool_limits(1):
-        yield
+def _one_thread(one_torch_thread):
+    yield
 
 
 def _assert_same_fit(a, b):
     """Bitwise-identical networks, scaling and training curves."""
-    sa, sb = a.net_.state_dict(), b.net_.state_dict()
-    assert sa.keys() == sb.keys()
-    for key in sa:
-        assert torch.equal(sa[key], sb[key]), key
+    assert_same_weights(a, b)
     assert a.loss_curve_ == b.loss_curve_
 
 
