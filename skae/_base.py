@@ -47,6 +47,9 @@ class BaseAutoencoder(
     """
 
     _n_heads = 1
+    # What batch_size="auto" means for the fully connected and the
+    # convolutional network (see the estimators' docstrings).
+    _auto_batch_size = {"mlp": 128, "conv": 32}
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -59,7 +62,7 @@ class BaseAutoencoder(
         "conv_channels": [tuple, list],
         "encoder": [None, callable, HasMethods(["forward"])],
         "decoder": [None, callable, HasMethods(["forward"])],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "learning_rate_schedule": [StrOptions({"constant", "plateau", "cosine", "onecycle"})],
         "optimizer": [StrOptions({"adam", "sgd", "rmsprop"}), callable],
@@ -127,9 +130,18 @@ class BaseAutoencoder(
             "input_shape": self._input_shape(n_features),
         }
 
+    def _uses_conv(self, n_features):
+        """Whether the default network for this data is the convolutional one."""
+        return self._input_shape(n_features) is not None and self.architecture != "mlp"
+
+    def _batch_size(self, n_features):
+        if self.batch_size == "auto":
+            return self._auto_batch_size["conv" if self._uses_conv(n_features) else "mlp"]
+        return self.batch_size
+
     def _default_modules(self, n_features):
         shape = self._input_shape(n_features)
-        if shape is not None and self.architecture in ("auto", "conv"):
+        if self._uses_conv(n_features):
             channels = check_layer_sizes(self.conv_channels, "conv_channels")
             if not channels:
                 raise ValueError("conv_channels must hold at least one width.")
@@ -247,7 +259,7 @@ class BaseAutoencoder(
                         group["lr"] = self.learning_rate
                 epochs_done = 0 if fresh else self.n_iter_
                 cfg = LoopConfig(
-                    batch_size=min(self.batch_size, len(train_idx)),
+                    batch_size=min(self._batch_size(X.shape[1]), len(train_idx)),
                     max_epochs=1 if incremental else self.max_iter,
                     schedule="constant" if incremental else self.learning_rate_schedule,
                     n_iter_no_change=self.n_iter_no_change,

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import assert_same_weights
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import AutoencoderTransformer, VAEGenerator
@@ -84,3 +85,28 @@ def test_masking_denoiser_cleans_noisy_digits(digits):
     err_noisy = ((noisy - Xte) ** 2).sum(1).mean()
     err_denoised = ((denoised - Xte) ** 2).sum(1).mean()
     assert err_denoised < 0.5 * err_noisy
+
+
+@pytest.mark.parametrize(
+    "cls, params, expected",
+    [
+        (AutoencoderTransformer, {"input_shape": (1, 8, 8)}, 32),
+        (AutoencoderTransformer, {"input_shape": (1, 8, 8), "architecture": "mlp"}, 128),
+        (AutoencoderTransformer, {}, 128),
+        (VAEGenerator, {"input_shape": (1, 8, 8)}, 64),
+        (VAEGenerator, {}, 64),
+    ],
+    ids=["ae-conv", "ae-mlp-with-shape", "ae-mlp", "vae-conv", "vae-mlp"],
+)
+def test_auto_batch_size_trains_like_its_documented_size(
+    cls, params, expected, small_digits, one_torch_thread
+):
+    X = small_digits[0] / 16.0
+    common = dict(n_components=3, max_iter=2, conv_channels=(4, 8), hidden_layer_sizes=(16,),
+                  random_state=0, **params)
+    auto = cls(batch_size="auto", **common).fit(X)
+    explicit = cls(batch_size=expected, **common).fit(X)
+    other = cls(batch_size=expected // 2, **common).fit(X)
+    assert_same_weights(auto, explicit)
+    with pytest.raises(AssertionError):
+        assert_same_weights(auto, other)

@@ -50,6 +50,27 @@ def test_shapes_and_out_features(hw, c):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("hw", [(28, 28), (27, 31), (8, 8), (1, 5)])
+def test_decoder_stages_mirror_encoder_sizes(hw):
+    """Each decoder stage outputs the spatial size the encoder had at that depth."""
+    shape = (1, *hw)
+    enc, head, dec = _build(shape, channels=(4, 8, 16))
+    seen_enc, seen_dec = [tuple(hw)], []
+    for m in enc.net:
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(lambda mod, i, o: seen_enc.append(tuple(o.shape[-2:])))
+    x = _randn(2, *shape)
+    with torch.no_grad():
+        z = head(enc(x))
+        h = dec.project(z).reshape(2, *dec.initial_shape)
+        for stage, (sh, sw) in zip(dec.stages, dec.stage_shapes):
+            h = stage(h)[:, :, :sh, :sw]
+            seen_dec.append(tuple(h.shape[-2:]))
+        assert torch.equal(h, dec(z))
+    assert seen_dec == seen_enc[-2::-1]
+    assert tuple(dec.initial_shape[1:]) == seen_enc[-1]
+
+
 @pytest.mark.parametrize("channels", [(8,), (4, 8, 16)])
 @pytest.mark.parametrize("kernel_size", [3, 5])
 def test_other_depths_and_kernels(channels, kernel_size):
@@ -62,7 +83,8 @@ def test_other_depths_and_kernels(channels, kernel_size):
     assert feats.shape == (2, enc.out_features)
     assert out.shape == (2, *shape)
     assert not isinstance(enc.net[-1], nn.Linear)
-    assert not any(isinstance(m, (nn.Sigmoid, nn.Tanh)) for m in dec.net)
+    assert not any(isinstance(m, (nn.Sigmoid, nn.Tanh)) for m in dec.modules())
+    assert isinstance(dec.stages[-1], nn.ConvTranspose2d)  # no activation after the last stage
 
 
 def test_no_batchnorm_or_dropout():

@@ -129,10 +129,11 @@ class ConvDecoder(nn.Module):
     ``ConvTranspose2d(kernel_size + 1, stride=2, padding=(kernel_size - 1) // 2)``
     (kernel 4, padding 1 by default), going through
     ``channels[1:]`` and finally to ``C`` channels.  The last stage has no
-    activation: outputs are unconstrained.  The result, of size
-    ``(h0 * 2**n, w0 * 2**n) >= (H, W)``, is cropped to its top-left
-    ``(H, W)`` corner, which is where the encoder's stride-2 sampling
-    grid (starting at pixel 0) puts the image.
+    activation: outputs are unconstrained.  After each stage the map is
+    cropped to its top-left corner of the size the encoder had at that depth
+    (an encoder going 28 -> 14 -> 7 -> 4 is mirrored by 4 -> 7 -> 14 -> 28,
+    not 4 -> 8 -> 16 -> 32): that corner is where the encoder's stride-2
+    sampling grid, which starts at pixel 0, put the image.
 
     Parameters
     ----------
@@ -166,22 +167,23 @@ class ConvDecoder(nn.Module):
         self.project = nn.Sequential(
             nn.Linear(self.n_components, c0 * h0 * w0), get_activation(activation)
         )
-        layers = []
+        # Spatial sizes the encoder went through, largest first: each stage
+        # doubles and is cropped back to the size the encoder had there.
+        self.stage_shapes = [(_halved(h, i), _halved(w, i)) for i in range(n - 1, -1, -1)]
+        stages = []
         targets = self.channels[1:] + (c_out,)
         c = c0
         for i, out_c in enumerate(targets):
-            layers.append(
-                nn.ConvTranspose2d(
-                    c, out_c, kernel_size + 1, stride=2, padding=(kernel_size - 1) // 2
-                )
+            up = nn.ConvTranspose2d(
+                c, out_c, kernel_size + 1, stride=2, padding=(kernel_size - 1) // 2
             )
-            if i < n - 1:
-                layers.append(get_activation(activation))
+            stages.append(nn.Sequential(up, get_activation(activation)) if i < n - 1 else up)
             c = out_c
-        self.net = nn.Sequential(*layers)
+        self.stages = nn.ModuleList(stages)
 
     def forward(self, z):
         """Map codes ``(batch, n_components)`` to images ``(batch, C, H, W)``."""
-        _, h, w = self.input_shape
         x = self.project(z).reshape(z.shape[0], *self.initial_shape)
-        return self.net(x)[:, :, :h, :w]
+        for stage, (h, w) in zip(self.stages, self.stage_shapes):
+            x = stage(x)[:, :, :h, :w]
+        return x
