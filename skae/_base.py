@@ -60,6 +60,7 @@ class BaseAutoencoder(
         "input_shape": [None, tuple, list],
         "architecture": [StrOptions({"auto", "mlp", "conv"})],
         "conv_channels": [tuple, list],
+        "conv_hidden_layer_sizes": [tuple, list],
         "encoder": [None, callable, HasMethods(["forward"])],
         "decoder": [None, callable, HasMethods(["forward"])],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -145,8 +146,11 @@ class BaseAutoencoder(
             channels = check_layer_sizes(self.conv_channels, "conv_channels")
             if not channels:
                 raise ValueError("conv_channels must hold at least one width.")
-            encoder = ConvEncoder(shape, channels, self.activation)
-            decoder = ConvDecoder(self.n_components, shape, channels[::-1], self.activation)
+            dense = check_layer_sizes(self.conv_hidden_layer_sizes, "conv_hidden_layer_sizes")
+            encoder = ConvEncoder(shape, channels, self.activation, hidden=dense)
+            decoder = ConvDecoder(
+                self.n_components, shape, channels[::-1], self.activation, hidden=dense[::-1]
+            )
             return encoder, decoder, shape
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         encoder = MLPEncoder(n_features, hidden, self.activation)
@@ -219,6 +223,7 @@ class BaseAutoencoder(
     def _fit(self, X, *, incremental):
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
         check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        check_layer_sizes(self.conv_hidden_layer_sizes, "conv_hidden_layer_sizes")
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
         self._input_shape(X.shape[1])

@@ -110,3 +110,15 @@ def test_auto_batch_size_trains_like_its_documented_size(
     assert_same_weights(auto, explicit)
     with pytest.raises(AssertionError):
         assert_same_weights(auto, other)
+
+
+def test_conv_hidden_layer_defaults_differ_between_estimators(small_digits, one_torch_thread):
+    X = small_digits[0] / 16.0
+    common = dict(n_components=3, input_shape=(1, 8, 8), max_iter=1, random_state=0)
+    vae = VAEGenerator(**common).fit(X)
+    ae = AutoencoderTransformer(**common).fit(X)
+    assert [m.out_features for m in vae.net_.encoder.modules() if isinstance(m, torch.nn.Linear)] \
+        == [256]
+    assert not [m for m in ae.net_.encoder.modules() if isinstance(m, torch.nn.Linear)]
+    flat = VAEGenerator(conv_hidden_layer_sizes=(), **common).fit(X)
+    assert flat.net_.encoder.out_features == 128  # 128 channels of 1 x 1 after three halvings

@@ -21,8 +21,9 @@ def _build(input_shape, n_components=5, seed=0, **kwargs):
         enc = ConvEncoder(input_shape, **kwargs)
         head = nn.Linear(enc.out_features, n_components)
         dec_kwargs = dict(kwargs)
-        if "channels" in dec_kwargs:
-            dec_kwargs["channels"] = tuple(reversed(dec_kwargs["channels"]))
+        for key in ("channels", "hidden"):
+            if key in dec_kwargs:
+                dec_kwargs[key] = tuple(reversed(dec_kwargs[key]))
         dec = ConvDecoder(n_components, input_shape, **dec_kwargs)
     return enc, head, dec
 
@@ -171,3 +172,25 @@ def test_learns_digits():
     with torch.no_grad():
         mse = ((model(X) - X) ** 2).mean().item()
     assert mse < 0.5 * baseline, (mse, baseline)
+
+
+@pytest.mark.parametrize("hidden", [(), (16,), (32, 8)])
+def test_fully_connected_layers_between_convolutions_and_code(hidden):
+    shape = (1, 12, 10)
+    enc, head, dec = _build(shape, channels=(4, 8), hidden=hidden)
+    linear_enc = [m for m in enc.modules() if isinstance(m, nn.Linear)]
+    linear_dec = [m for m in dec.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linear_enc] == list(hidden)
+    # decoder: the mirrored widths, then the projection to the 8 x 3 x 3 maps
+    assert [m.out_features for m in linear_dec] == list(hidden[::-1]) + [8 * 3 * 3]
+    assert enc.out_features == (hidden[-1] if hidden else 8 * 3 * 3)
+    with torch.no_grad():
+        out = dec(head(enc(_randn(3, *shape))))
+    assert out.shape == (3, *shape)
+
+
+def test_hidden_rejects_bad_widths():
+    with pytest.raises(ValueError, match="hidden"):
+        ConvEncoder((1, 8, 8), hidden=(0,))
+    with pytest.raises(ValueError, match="hidden"):
+        ConvDecoder(2, (1, 8, 8), hidden=(4, "x"))

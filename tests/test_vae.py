@@ -96,7 +96,7 @@ def test_shared_parameter_docs_match_autoencoder():
     vae_params = set(VAEGenerator().get_params())
     assert set(vae) == vae_params  # every parameter is documented
     shared = vae_params & set(AutoencoderTransformer().get_params())
-    assert len(shared) == 23
+    assert len(shared) == 24
     vae_defaults, ae_defaults = VAEGenerator().get_params(), AutoencoderTransformer().get_params()
     for name in sorted(shared):
         assert vae[name][1] == ae[name][1], f"description of {name!r} differs"

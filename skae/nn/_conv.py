@@ -61,6 +61,19 @@ def _check_positive_int(value, name, odd=False):
     return int(value)
 
 
+def _check_hidden(hidden):
+    """Return ``hidden`` as a (possibly empty) tuple of positive ints or raise ValueError."""
+    try:
+        sizes = tuple(hidden)
+    except TypeError:
+        sizes = None
+    if sizes is None or not all(
+        isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in sizes
+    ):
+        raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}.")
+    return tuple(int(c) for c in sizes)
+
+
 def _halved(size, times):
     """Spatial size after ``times`` stride-2 convolutions: ceil-halve ``size``."""
     for _ in range(times):
@@ -73,8 +86,9 @@ class ConvEncoder(nn.Module):
 
     Each entry of ``channels`` adds a ``Conv2d(stride=2, padding=kernel_size // 2)``
     that halves height and width (rounding up, so any size >= 1 stays >= 1)
-    followed by the activation.  The body ends with the activation and a
-    flatten; it has no linear head.
+    followed by the activation.  The maps are then flattened and go through
+    the fully connected layers of ``hidden`` (each followed by the
+    activation); there is no linear head.
 
     Parameters
     ----------
@@ -86,19 +100,25 @@ class ConvEncoder(nn.Module):
         Name of the activation, see :func:`skae.nn._activations.get_activation`.
     kernel_size : int, default=3
         Odd convolution kernel size.
+    hidden : tuple of int, default=()
+        Widths of fully connected layers after the convolutions.
 
     Attributes
     ----------
     out_features : int
-        Size ``d`` of the flat output, ``channels[-1] * h * w``.
+        Size ``d`` of the output: ``hidden[-1]``, or ``channels[-1] * h * w``
+        without ``hidden``.
     output_spatial_shape : tuple of int
         Spatial size ``(h, w)`` of the last feature map.
     """
 
-    def __init__(self, input_shape, channels=(32, 64), activation="relu", kernel_size=3):
+    def __init__(
+        self, input_shape, channels=(32, 64), activation="relu", kernel_size=3, hidden=()
+    ):
         super().__init__()
         self.input_shape = _check_input_shape(input_shape)
         self.channels = _check_channels(channels)
+        self.hidden = _check_hidden(hidden)
         self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
         self.activation = activation
         get_activation(activation)  # validate before building layers
@@ -109,10 +129,14 @@ class ConvEncoder(nn.Module):
             layers.append(get_activation(activation))
             c = out_c
         layers.append(nn.Flatten())
-        self.net = nn.Sequential(*layers)
         n = len(self.channels)
         self.output_spatial_shape = (_halved(h, n), _halved(w, n))
-        self.out_features = c * self.output_spatial_shape[0] * self.output_spatial_shape[1]
+        width = c * self.output_spatial_shape[0] * self.output_spatial_shape[1]
+        for size in self.hidden:
+            layers += [nn.Linear(width, size), get_activation(activation)]
+            width = size
+        self.net = nn.Sequential(*layers)
+        self.out_features = width
 
     def forward(self, x):
         """Map images ``(batch, C, H, W)`` to features ``(batch, out_features)``."""
@@ -122,7 +146,9 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """Convolutional decoder mirroring :class:`ConvEncoder`.
 
-    A linear layer maps the code to ``channels[0]`` feature maps of the
+    The code goes through the fully connected layers of ``hidden`` (each
+    followed by the activation), then a linear layer maps it to
+    ``channels[0]`` feature maps of the
     encoder's smallest spatial size ``(h0, w0)`` (``H`` and ``W`` ceil-halved
     ``len(channels)`` times), followed by the activation.  Each stage then
     exactly doubles the spatial size with a
@@ -148,24 +174,38 @@ class ConvDecoder(nn.Module):
         Name of the activation, see :func:`skae.nn._activations.get_activation`.
     kernel_size : int, default=3
         Odd convolution kernel size.
+    hidden : tuple of int, default=()
+        Widths of fully connected layers before the feature maps, in
+        decoding order (the reverse of the encoder's ``hidden``).
     """
 
     def __init__(
-        self, n_components, input_shape, channels=(64, 32), activation="relu", kernel_size=3
+        self,
+        n_components,
+        input_shape,
+        channels=(64, 32),
+        activation="relu",
+        kernel_size=3,
+        hidden=(),
     ):
         super().__init__()
         self.n_components = _check_positive_int(n_components, "n_components")
         self.input_shape = _check_input_shape(input_shape)
         self.channels = _check_channels(channels)
         self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
+        self.hidden = _check_hidden(hidden)
         self.activation = activation
         get_activation(activation)
         c_out, h, w = self.input_shape
         n = len(self.channels)
         self.initial_shape = (self.channels[0], _halved(h, n), _halved(w, n))
         c0, h0, w0 = self.initial_shape
+        dense, width = [], self.n_components
+        for size in self.hidden:
+            dense += [nn.Linear(width, size), get_activation(activation)]
+            width = size
         self.project = nn.Sequential(
-            nn.Linear(self.n_components, c0 * h0 * w0), get_activation(activation)
+            *dense, nn.Linear(width, c0 * h0 * w0), get_activation(activation)
         )
         # Spatial sizes the encoder went through, largest first: each stage
         # doubles and is cropped back to the size the encoder had there.
