@@ -92,3 +92,20 @@ def test_unknown_class_in_config_is_refused(fitted, tmp_path):
     cfg.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="Unknown estimator class"):
         load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize("cls_name", ["AutoencoderTransformer", "VAEGenerator"])
+def test_round_trip_of_convolutional_models(cls_name, small_digits, tmp_path):
+    import skae
+
+    X = small_digits[0] / 16.0
+    est = getattr(skae, cls_name)(
+        n_components=3, input_shape=(1, 8, 8), conv_channels=(4, 8),
+        conv_hidden_layer_sizes=(16,), max_iter=2, random_state=0,
+    ).fit(X)
+    save_model(est, tmp_path / "conv")
+    loaded = load_model(tmp_path / "conv")
+    assert loaded.get_params() == est.get_params()
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    np.testing.assert_array_equal(loaded.inverse_transform(est.transform(X)),
+                                  est.inverse_transform(est.transform(X)))
