@@ -53,7 +53,7 @@ def error(est, X):
 
 
 def _row(name, seed, values, fmt):
-    cells = [name, seed] + [f.format(v) for f, v in zip(fmt, values)]
+    cells = [name, seed] + [f.format(v) for f, v in zip(fmt, values, strict=True)]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -64,7 +64,7 @@ def test_decoder_stages_mirror_encoder_sizes(hw):
     with torch.no_grad():
         z = head(enc(x))
         h = dec.project(z).reshape(2, *dec.initial_shape)
-        for stage, (sh, sw) in zip(dec.stages, dec.stage_shapes):
+        for stage, (sh, sw) in zip(dec.stages, dec.stage_shapes, strict=True):
             h = stage(h)[:, :, :sh, :sw]
             seen_dec.append(tuple(h.shape[-2:]))
         assert torch.equal(h, dec(z))

@@ -33,19 +33,24 @@ def _check_input_shape(input_shape):
     return tuple(int(s) for s in shape)
 
 
-def _check_channels(channels):
-    """Return ``channels`` as a non-empty tuple of positive ints or raise ValueError."""
-    if isinstance(channels, numbers.Integral) and not isinstance(channels, bool):
-        channels = (channels,)
+def _check_widths(widths, name, allow_empty=False):
+    """Return ``widths`` as a tuple of positive ints (non-empty unless allowed) or raise."""
+    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
+        widths = (widths,)
     try:
-        chans = tuple(channels)
+        sizes = tuple(widths)
     except TypeError:
-        chans = ()
-    if not chans or not all(
-        isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in chans
+        sizes = None
+    if (
+        sizes is None
+        or (not sizes and not allow_empty)
+        or not all(
+            isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in sizes
+        )
     ):
-        raise ValueError(f"channels must be a non-empty tuple of positive ints, got {channels!r}.")
-    return tuple(int(c) for c in chans)
+        kind = "a tuple" if allow_empty else "a non-empty tuple"
+        raise ValueError(f"{name} must be {kind} of positive ints, got {widths!r}.")
+    return tuple(int(c) for c in sizes)
 
 
 def _check_positive_int(value, name, odd=False):
@@ -59,19 +64,6 @@ def _check_positive_int(value, name, odd=False):
         kind = "a positive odd int" if odd else "a positive int"
         raise ValueError(f"{name} must be {kind}, got {value!r}.")
     return int(value)
-
-
-def _check_hidden(hidden):
-    """Return ``hidden`` as a (possibly empty) tuple of positive ints or raise ValueError."""
-    try:
-        sizes = tuple(hidden)
-    except TypeError:
-        sizes = None
-    if sizes is None or not all(
-        isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in sizes
-    ):
-        raise ValueError(f"hidden must be a tuple of positive ints, got {hidden!r}.")
-    return tuple(int(c) for c in sizes)
 
 
 def _halved(size, times):
@@ -117,8 +109,8 @@ class ConvEncoder(nn.Module):
     ):
         super().__init__()
         self.input_shape = _check_input_shape(input_shape)
-        self.channels = _check_channels(channels)
-        self.hidden = _check_hidden(hidden)
+        self.channels = _check_widths(channels, "channels")
+        self.hidden = _check_widths(hidden, "hidden", allow_empty=True)
         self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
         self.activation = activation
         get_activation(activation)  # validate before building layers
@@ -191,9 +183,9 @@ class ConvDecoder(nn.Module):
         super().__init__()
         self.n_components = _check_positive_int(n_components, "n_components")
         self.input_shape = _check_input_shape(input_shape)
-        self.channels = _check_channels(channels)
+        self.channels = _check_widths(channels, "channels")
         self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
-        self.hidden = _check_hidden(hidden)
+        self.hidden = _check_widths(hidden, "hidden", allow_empty=True)
         self.activation = activation
         get_activation(activation)
         c_out, h, w = self.input_shape
@@ -224,6 +216,6 @@ class ConvDecoder(nn.Module):
     def forward(self, z):
         """Map codes ``(batch, n_components)`` to images ``(batch, C, H, W)``."""
         x = self.project(z).reshape(z.shape[0], *self.initial_shape)
-        for stage, (h, w) in zip(self.stages, self.stage_shapes):
+        for stage, (h, w) in zip(self.stages, self.stage_shapes, strict=True):
             x = stage(x)[:, :, :h, :w]
         return x
