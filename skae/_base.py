@@ -24,7 +24,7 @@ from ._validation import (
     validate_data,
 )
 from .nn._build import output_width, resolve_module
-from .nn._conv import ConvDecoder, ConvEncoder, _check_input_shape
+from .nn._conv import ConvDecoder, ConvEncoder, resolve_input_shape
 from .nn._mlp import MLPDecoder, MLPEncoder
 from .nn._network import AutoencoderNet
 
@@ -106,23 +106,7 @@ class BaseAutoencoder(
             if self.architecture == "conv":
                 raise ValueError("architecture='conv' needs input_shape=(C, H, W).")
             return None
-        shape = tuple(self.input_shape)
-        if shape.count(-1) == 1 and len(shape) == 3:
-            known = int(np.prod([d for d in shape if d != -1]))
-            if known > 0 and n_features % known == 0 and n_features > 0:
-                shape = tuple(n_features // known if d == -1 else d for d in shape)
-            else:
-                raise ValueError(
-                    f"input_shape={tuple(self.input_shape)} cannot be completed for "
-                    f"X with {n_features} features."
-                )
-        shape = _check_input_shape(shape)
-        if int(np.prod(shape)) != n_features:
-            raise ValueError(
-                f"input_shape={shape} describes {int(np.prod(shape))} values per sample, "
-                f"but X has {n_features} features."
-            )
-        return shape
+        return resolve_input_shape(self.input_shape, n_features)
 
     def _context(self, n_features):
         return {

@@ -1,13 +1,16 @@
 """Convolutional encoder body and decoder for image data of shape (C, H, W).
 
 The encoder halves the spatial size once per entry of ``channels`` (rounding
-up) and flattens; skae appends the linear code head(s) itself.  The decoder
-mirrors it: a linear layer to the smallest feature map, one 2x transposed-conv
-stage per entry of ``channels`` and a top-left crop back to exactly (H, W).
+up), flattens and applies optional fully connected layers; skae appends the
+linear code head(s) itself.  The decoder mirrors it: the fully connected
+layers, a linear layer to the smallest feature map, then one 2x
+transposed-conv stage per entry of ``channels``, each cropped to the size the
+encoder had at that depth, ending at exactly (H, W).
 Neither module uses batch normalisation or dropout, so each row of a batch is
 processed independently of the others.
 """
 
+import math
 import numbers
 
 from torch import nn
@@ -31,6 +34,31 @@ def _check_input_shape(input_shape):
             f"input_shape must be a tuple of 3 positive ints (C, H, W), got {input_shape!r}."
         )
     return tuple(int(s) for s in shape)
+
+
+def resolve_input_shape(input_shape, n_features):
+    """``input_shape`` with a -1 entry filled in, checked against ``n_features``.
+
+    Raises ValueError when the shape is not three positive ints (one may be
+    -1) or does not describe ``n_features`` values.
+    """
+    shape = tuple(input_shape)
+    if shape.count(-1) == 1 and len(shape) == 3:
+        known = math.prod(d for d in shape if d != -1)
+        if known > 0 and n_features > 0 and n_features % known == 0:
+            shape = tuple(n_features // known if d == -1 else d for d in shape)
+        else:
+            raise ValueError(
+                f"input_shape={tuple(input_shape)} cannot be completed for "
+                f"X with {n_features} features."
+            )
+    shape = _check_input_shape(shape)
+    if math.prod(shape) != n_features:
+        raise ValueError(
+            f"input_shape={shape} describes {math.prod(shape)} values per sample, "
+            f"but X has {n_features} features."
+        )
+    return shape
 
 
 def _check_widths(widths, name, allow_empty=False):
