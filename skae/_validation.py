@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import (
     Interval,
     Options,
     StrOptions,
+    validate_params,
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -30,6 +31,7 @@ __all__ = [
     "check_layer_sizes",
     "check_unit_interval",
     "validate_data",
+    "validate_params",
 ]
 
 
