@@ -4,13 +4,7 @@ import numpy as np
 
 from ._base import BaseAutoencoder
 from ._losses import code_penalty, corrupt, reconstruction_loss
-from ._validation import (
-    Interval,
-    Real,
-    StrOptions,
-    check_is_fitted,
-    check_unit_interval,
-)
+from ._validation import Interval, Real, StrOptions, check_is_fitted
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -22,8 +16,9 @@ class AutoencoderTransformer(BaseAutoencoder):
     codes, ``inverse_transform`` reconstructions, ``score_samples`` the
     negative reconstruction error (an anomaly score).
 
-    Inputs are standardised inside the network (per-feature mean, one global
-    scale), so raw data can be passed without a scaler.
+    Inputs are standardised inside the network (see ``scaling``), so raw
+    data, tabular data in mixed units included, can be passed without a
+    scaler.
 
     Parameters
     ----------
@@ -35,6 +30,17 @@ class AutoencoderTransformer(BaseAutoencoder):
     activation : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", \
 "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
+    scaling : {"auto", "feature", "global"}, default="auto"
+        How inputs are standardised inside the network.  ``"feature"``
+        centres each feature and divides it by its own standard deviation
+        (as :class:`~sklearn.preprocessing.StandardScaler` does), for
+        tabular data in mixed units; ``"global"`` centres each feature and
+        divides all of them by one scale (the root mean feature variance),
+        for features that share their units, such as pixels; ``"auto"`` is
+        ``"global"`` when ``input_shape`` is given or no feature's range
+        (max - min) exceeds 10 times the median range, else ``"feature"``.  Fixed by the first fit (the first chunk of
+        ``partial_fit``) and kept by warm starts; reconstructions, losses and
+        scores stay in the units of ``X``.
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. ``"bce"`` (binary cross-entropy with a sigmoid
         output) needs data in [0, 1], e.g. pixel intensities.
@@ -43,10 +49,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         Gaussian noise, or masking noise that zeroes each input value with
         probability ``noise_level``.  ``None`` trains a plain autoencoder.
     noise_level : float, default=0.5
-        Standard deviation of the Gaussian noise, in units of the data's root
-        mean feature variance; or the masking probability (< 1).  The default
-        noise is a strong regulariser: it is what lets a wide network trained
-        on a few thousand samples generalise instead of memorising.
+        Standard deviation of the Gaussian noise, in units of each feature's
+        scale (see ``scaling``); or the masking probability (< 1).  The
+        default noise is a strong regulariser: it is what lets a wide
+        network trained on a few thousand samples generalise instead of
+        memorising.
     code_penalty : {"l2", "l1"} or None, default=None
         Penalty on the code added to the loss: ``"l2"`` adds
         ``code_penalty_weight * ||E(x)||^2``, ``"l1"`` adds
@@ -56,29 +63,34 @@ class AutoencoderTransformer(BaseAutoencoder):
     weight_decay : float, default=1e-4
         Decoupled weight decay of the optimizer.
     batch_size : int or "auto", default="auto"
-        Mini-batch size (capped at the number of training samples).
-        ``"auto"`` is 32 for the convolutional autoencoder, 128 for the fully
-        connected one and 64 for the VAE with either network: the
-        convolutional autoencoder has few weights per layer and gains from
-        the extra updates of small batches (on 4,000 MNIST digits its test
-        error is 8% lower than with 128), while the convolutional VAE draws
-        better samples with 64 than with 32.
+        Mini-batch size (capped at the number of training samples; a last
+        batch of a single row is merged into the one before it).  ``"auto"``
+        is 32 for the convolutional autoencoder, 128 for the fully connected
+        one and 64 for the VAE with either network.
     learning_rate : float, default=1e-3
         Initial learning rate.
     learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
 default="plateau"
         ``"plateau"`` halves the rate whenever the monitored loss has not
         improved for ``n_iter_no_change // 2`` epochs; ``"cosine"`` and
-        ``"onecycle"`` anneal it over ``max_iter`` epochs.
+        ``"onecycle"`` anneal it over the ``max_iter`` epochs of each
+        ``fit`` call (a warm-started ``fit`` anneals anew).
     optimizer : {"adam", "sgd", "rmsprop"} or callable, default="adam"
         ``"adam"`` is Adam with decoupled weight decay.  A callable is called
         as ``optimizer(params, lr=..., weight_decay=...)``.
     max_iter : int, default=200
         Maximum number of epochs.
     early_stopping : bool, default=True
-        Stop when the validation loss (or, with ``validation_fraction=0``,
-        the training loss) has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and keep the best weights.
+        If True, stop when the monitored loss has not improved by ``tol``
+        for ``n_iter_no_change`` epochs and end with the weights of its best
+        epoch.  The monitored loss is that of a held-out
+        ``validation_fraction`` of the data, or the training loss with
+        ``validation_fraction=0``.  If False, as in scikit-learn's
+        :class:`~sklearn.neural_network.MLPRegressor`, training still stops
+        when the training loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, keeping the last weights; the
+        ``"cosine"`` and ``"onecycle"`` schedules then run all ``max_iter``
+        epochs, so that the rate reaches the end of its schedule.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -103,20 +115,20 @@ default="plateau"
         width, so three blocks take 28x28 digits to 4x4 maps.
     conv_hidden_layer_sizes : tuple of int, default=()
         Widths of fully connected layers between the convolution blocks and
-        the code (the decoder mirrors them).  The VAE has one layer of 256
-        by default, the autoencoder none: on 4,000 binarised MNIST digits the
-        layer lowers the Frechet distance of the VAE's samples by a fifth at
-        the same likelihood, while it raises the autoencoder's test error by
-        40%.
+        the code (the decoder mirrors them).
     encoder, decoder : torch.nn.Module, class, callable or None, default=None
         Custom networks replacing the MLP; see :mod:`skae.nn` for the
         contract.  An instance is copied, never trained in place.
-    device : str, default="cpu"
+    device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA,
-        then MPS, then CPU).
+        then MPS, then CPU).  An unavailable device raises ``ValueError``
+        at ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and noise through local
-        generators; global random states are never touched.
+        generators, so an int gives the same fit every time and leaves the
+        global random states of NumPy and torch untouched.  None draws the
+        seed from NumPy's global random state, as scikit-learn's estimators
+        do.
     verbose : int, default=0
         1 prints a line per epoch; 2 also shows a progress bar.
 
@@ -135,9 +147,23 @@ default="plateau"
     history_ : list of dict
         Per-epoch record: loss, its parts, validation loss, learning rate, time.
     best_loss_ : float
-        Best monitored loss.
+        Best value of the monitored loss (the validation loss with a
+        validation split, else the training loss), in the units of
+        ``loss_curve_``.  With ``early_stopping=True`` the network holds the
+        weights of that epoch.
     n_iter_ : int
         Number of epochs run.
+    n_components_ : int
+        Width of the fitted code: the number of columns of
+        :meth:`transform`.
+    input_shape_ : tuple of int or None
+        The resolved ``input_shape`` (``-1`` filled in), or None.
+    scaling_ : {"feature", "global"}
+        The scaling ``scaling="auto"`` chose for the data.
+    interrupted_ : bool
+        Whether the last fit was stopped with Ctrl-C (``KeyboardInterrupt``),
+        which ends training with a warning and keeps what was learned; a
+        second Ctrl-C within 10 seconds is raised, e.g. to stop a grid search.
     device_ : str
         Device the network lives on.
 
@@ -171,6 +197,7 @@ default="plateau"
         *,
         hidden_layer_sizes=(512, 256),
         activation="relu",
+        scaling="auto",
         loss="mse",
         noise="gaussian",
         noise_level=0.5,
@@ -201,6 +228,7 @@ default="plateau"
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.scaling = scaling
         self.loss = loss
         self.noise = noise
         self.noise_level = noise_level
@@ -228,8 +256,8 @@ default="plateau"
         self.random_state = random_state
         self.verbose = verbose
 
-    def _output_kind(self):
-        return "sigmoid" if self.loss == "bce" else "identity"
+    def _model_kind(self):
+        return {"output": "sigmoid" if self.loss == "bce" else "identity"}
 
     def _check_training_data(self, X):
         if self.noise == "mask" and self.noise_level >= 1:
@@ -237,8 +265,6 @@ default="plateau"
                 f"noise_level must be < 1 with noise='mask' (it is the masking "
                 f"probability); got noise_level={self.noise_level}."
             )
-        if self.loss == "bce":
-            check_unit_interval(X, "loss='bce'")
 
     def _train_loss(self, net, x, generator, epoch):
         x_in = corrupt(x, self.noise, self.noise_level, net.scale, generator)

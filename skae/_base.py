@@ -1,5 +1,7 @@
 """The base class shared by every skae estimator. Not for direct use."""
 
+import copy
+import warnings
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -7,10 +9,11 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 
-from ._data import BatchReader, feature_moments
+from ._data import BatchReader, data_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
+from ._network_spec import describe_network
 from ._random import draw_seed, isolated_torch_rng, make_generator
-from ._training import LoopConfig, make_optimizer, train
+from ._training import LoopConfig, make_optimizer, train, user_stacklevel
 from ._validation import (
     HasMethods,
     Integral,
@@ -20,19 +23,21 @@ from ._validation import (
     _fit_context,
     check_float32_range,
     check_is_fitted,
-    check_layer_sizes,
+    check_unit_interval,
     validate_data,
 )
-from .nn._build import output_width, resolve_module
-from .nn._conv import ConvDecoder, ConvEncoder, resolve_input_shape
-from .nn._mlp import MLPDecoder, MLPEncoder
-from .nn._network import AutoencoderNet
 
 _DTYPES = [np.float64, np.float32]
 # Inference runs on chunks of exactly this many rows (the last one padded):
 # float32 kernels pick their blocking by batch size, so a fixed size is what
 # makes every output row independent of the rows it is batched with.
 _INFERENCE_ROWS = 512
+# Successive fit calls of one estimator draw from streams this far apart (a
+# prime, so that the streams of different seeds do not line up).
+_FIT_CALL_STRIDE = 7919
+# partial_fit fixes the data scaling from its first chunk: fewer rows than
+# this give a noisy estimate, and a warning.
+_MIN_SCALING_ROWS = 32
 
 
 class BaseAutoencoder(
@@ -41,15 +46,17 @@ class BaseAutoencoder(
 ):
     """Fit skeleton, batched inference, tags and pickling shared by skae's estimators.
 
-    Subclasses define ``__init__`` (storing parameters only), the output kind
-    of the network, and their loss through :meth:`_train_loss` and
-    :meth:`_validation_loss`.
+    Subclasses define ``__init__`` (storing parameters only) and these hooks:
+    :meth:`_model_kind` (the output and likelihood of the network),
+    :meth:`_train_loss` and :meth:`_validation_loss`; optionally
+    :meth:`_check_training_data`, :meth:`_loss_offset` and :meth:`_after_fit`.
     """
 
-    _n_heads = 1
     # What batch_size="auto" means for the fully connected and the
     # convolutional network (see the estimators' docstrings).
     _auto_batch_size = {"mlp": 128, "conv": 32}
+    # The parameter that sets the network's output (named in error messages).
+    _output_param = "loss"
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -57,6 +64,7 @@ class BaseAutoencoder(
         "activation": [
             StrOptions({"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity"})
         ],
+        "scaling": [StrOptions({"auto", "feature", "global"})],
         "input_shape": [None, tuple, list],
         "architecture": [StrOptions({"auto", "mlp", "conv"})],
         "conv_channels": [tuple, list],
@@ -75,15 +83,15 @@ class BaseAutoencoder(
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "warm_start": ["boolean"],
-        "device": [str],
+        "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     # ----------------------------------------------------------------- hooks
     @abstractmethod
-    def _output_kind(self):
-        """``"sigmoid"`` for data in [0, 1] read as probabilities, else ``"identity"``."""
+    def _model_kind(self):
+        """``{"output": "identity" | "sigmoid", "likelihood": None | name}`` of the network."""
 
     @abstractmethod
     def _train_loss(self, net, x, generator, epoch):
@@ -94,74 +102,41 @@ class BaseAutoencoder(
         """Per-sample loss of batch ``x`` used for early stopping."""
 
     def _check_training_data(self, X):
-        """Extra checks on validated training data (e.g. a [0, 1] range)."""
+        """Extra checks of parameters against validated training data."""
 
-    def _build_extra(self, net):
-        """Add estimator-specific parameters to a freshly built network."""
+    def _loss_offset(self, net):
+        """Constant added to the losses of ``history_`` to report them in data units.
+
+        The loop monitors the losses without it, so early stopping and the
+        plateau schedule do not depend on the units of ``X``.
+        """
+        return 0.0
+
+    def _after_fit(self, X, *, fresh, incremental):
+        """Estimator-specific steps after a successful fit, given the validated ``X``."""
 
     # ------------------------------------------------------------- building
-    def _input_shape(self, n_features):
-        """The validated ``input_shape`` (or None); its product must be n_features."""
-        if self.input_shape is None:
-            if self.architecture == "conv":
-                raise ValueError("architecture='conv' needs input_shape=(C, H, W).")
-            return None
-        return resolve_input_shape(self.input_shape, n_features)
-
-    def _context(self, n_features):
-        return {
-            "n_features": n_features,
-            "n_components": self.n_components,
-            "input_shape": self._input_shape(n_features),
-        }
-
-    def _uses_conv(self, n_features):
-        """Whether the default network for this data is the convolutional one."""
-        return self._input_shape(n_features) is not None and self.architecture != "mlp"
-
-    def _batch_size(self, n_features):
-        if self.batch_size == "auto":
-            return self._auto_batch_size["conv" if self._uses_conv(n_features) else "mlp"]
-        return self.batch_size
-
-    def _default_modules(self, n_features):
-        shape = self._input_shape(n_features)
-        if self._uses_conv(n_features):
-            channels = check_layer_sizes(self.conv_channels, "conv_channels")
-            if not channels:
-                raise ValueError("conv_channels must hold at least one width.")
-            dense = check_layer_sizes(self.conv_hidden_layer_sizes, "conv_hidden_layer_sizes")
-            encoder = ConvEncoder(shape, channels, self.activation, hidden=dense)
-            decoder = ConvDecoder(
-                self.n_components, shape, channels[::-1], self.activation, hidden=dense[::-1]
-            )
-            return encoder, decoder, shape
-        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        encoder = MLPEncoder(n_features, hidden, self.activation)
-        decoder = MLPDecoder(self.n_components, hidden, n_features, self.activation)
-        return encoder, decoder, shape
-
-    def _build_net(self, n_features):
-        ctx = self._context(n_features)
-        encoder, decoder, input_shape = self._default_modules(n_features)
-        if self.encoder is not None:
-            encoder = resolve_module(self.encoder, "encoder", ctx)
-        if self.decoder is not None:
-            decoder = resolve_module(self.decoder, "decoder", ctx)
-        shape = (2, *input_shape) if input_shape is not None else (2, n_features)
-        width = output_width(encoder, torch.zeros(shape), "encoder")
-        net = AutoencoderNet(
-            encoder, decoder, width, self.n_components, n_features,
-            n_heads=self._n_heads, input_shape=input_shape, output=self._output_kind(),
+    def _describe(self, n_features):
+        """The :class:`~skae._network_spec.NetworkSpec` of these parameters for the data."""
+        return describe_network(
+            self.get_params(deep=False), n_features,
+            auto_batch_size=self._auto_batch_size, **self._model_kind(),
         )
-        produced = output_width(decoder, torch.zeros(2, self.n_components), "decoder")
-        if produced != n_features:
-            raise ValueError(
-                f"The decoder returns {produced} values per sample, but X has "
-                f"{n_features} features."
-            )
-        self._build_extra(net)
-        return net
+
+    def _check_same_network(self, spec):
+        """Raise unless ``spec`` describes the network that is already fitted."""
+        changed = self._spec.changed_fields(spec)
+        if not changed:
+            return
+        field = changed[0]
+        param = self._output_param if field == "output" else field
+        before, after = getattr(self._spec, field), getattr(spec, field)
+        raise ValueError(
+            f"{param}={getattr(self, param)!r} does not describe the fitted network "
+            f"({field} {before!r} != {after!r}); warm_start=True and partial_fit continue "
+            "training the fitted network. To start afresh, call fit with "
+            "warm_start=False (or fit a clone of the estimator)."
+        )
 
     # -------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -188,7 +163,8 @@ class BaseAutoencoder(
         """Train for one epoch on ``X``, continuing from the current weights.
 
         The first call builds the network and fixes the data scaling from
-        that first chunk.  No validation split and no early stopping.
+        that first chunk (a warning says when it holds too few rows for a
+        reliable estimate).  No validation split and no early stopping.
 
         Parameters
         ----------
@@ -205,12 +181,24 @@ class BaseAutoencoder(
         return self._fit(X, incremental=True)
 
     def _fit(self, X, *, incremental):
+        """Fit, or leave the estimator exactly as it was if anything raises."""
+        snapshot = dict(self.__dict__)
+        try:
+            return self._fit_or_raise(X, incremental=incremental)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+
+    def _fit_or_raise(self, X, *, incremental):
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
-        check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        check_layer_sizes(self.conv_hidden_layer_sizes, "conv_hidden_layer_sizes")
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
-        self._input_shape(X.shape[1])
+        spec = self._describe(X.shape[1])
+        if not fresh:
+            self._check_same_network(spec)
+        if spec.output == "sigmoid":
+            check_unit_interval(X, f"{self._output_param}={getattr(self, self._output_param)!r}")
         self._check_training_data(X)
         n_samples = X.shape[0]
         use_val = self.early_stopping and self.validation_fraction > 0 and not incremental
@@ -221,77 +209,86 @@ class BaseAutoencoder(
                 f"sample with n_samples={n_samples}; pass more samples or set "
                 "early_stopping=False."
             )
-        if fresh:
-            self._seed = draw_seed(self.random_state)
-            self._n_fit_calls = 0
-        call_seed = (self._seed + 7919 * self._n_fit_calls) % 2**62
-        self._n_fit_calls += 1
+        if fresh and incremental and n_samples < _MIN_SCALING_ROWS:
+            warnings.warn(
+                f"partial_fit fixes the data scaling from its first chunk, which holds only "
+                f"{n_samples} rows; the estimate is unreliable below {_MIN_SCALING_ROWS} rows. "
+                "Pass a larger first chunk.",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+        seed = draw_seed(self.random_state) if fresh else self._seed
+        n_calls = 0 if fresh else self._n_fit_calls
+        call_seed = (seed + _FIT_CALL_STRIDE * n_calls) % 2**62
         generator = make_generator(call_seed, "cpu")
         reader = BatchReader(X, device)
         perm = torch.randperm(n_samples, generator=generator)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
-        try:
-            with isolated_torch_rng(call_seed, device):
-                if fresh:
-                    net = self._build_net(X.shape[1])
-                    net.set_scaling(*feature_moments(reader))
-                    net.to(device)
-                    optimizer_state = None
-                else:
-                    net, optimizer_state = self.net_, self._optimizer_state
-                optimizer = make_optimizer(
-                    self.optimizer, net.parameters(), self.learning_rate, self.weight_decay
-                )
-                if optimizer_state is not None:
-                    optimizer.load_state_dict(optimizer_state)
-                    for group in optimizer.param_groups:
-                        group["lr"] = self.learning_rate
-                epochs_done = 0 if fresh else self.n_iter_
-                cfg = LoopConfig(
-                    batch_size=min(self._batch_size(X.shape[1]), len(train_idx)),
-                    max_epochs=1 if incremental else self.max_iter,
-                    schedule="constant" if incremental else self.learning_rate_schedule,
-                    n_iter_no_change=self.n_iter_no_change,
-                    tol=self.tol,
-                    monitor_validation=use_val,
-                    stop_early=not incremental,
-                    max_grad_norm=self.max_grad_norm,
-                    verbose=self.verbose,
-                    epoch_offset=epochs_done,
-                )
-                result = train(
-                    net, optimizer, reader, train_idx, val_idx,
-                    self._train_loss, self._validation_loss, generator, cfg,
-                )
-        except BaseException:
+        with isolated_torch_rng(call_seed, device):
             if fresh:
-                self._forget_fit()
-            raise
+                net = spec.build()
+                mode = self.scaling
+                if mode == "auto" and spec.input_shape is not None:
+                    mode = "global"  # pixels share their units
+                mean, scale, scaling = data_scaling(X, mode)
+                net.set_scaling(mean, scale)
+                net.to(device)
+                optimizer_state = None
+            else:  # train a copy: the fitted network stays as it is until success
+                net = copy.deepcopy(self.net_).to(device)
+                optimizer_state = copy.deepcopy(self._optimizer_state)
+                scaling = self.scaling_
+            optimizer = make_optimizer(
+                self.optimizer, net.parameters(), self.learning_rate, self.weight_decay
+            )
+            if optimizer_state is not None:
+                optimizer.load_state_dict(optimizer_state)
+                for group in optimizer.param_groups:
+                    group["lr"] = self.learning_rate
+            epochs_done = 0 if fresh else self.n_iter_
+            annealed = self.learning_rate_schedule in ("cosine", "onecycle")
+            cfg = LoopConfig(
+                batch_size=min(spec.batch_size, len(train_idx)),
+                max_epochs=1 if incremental else self.max_iter,
+                schedule="constant" if incremental else self.learning_rate_schedule,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+                monitor_validation=use_val,
+                # scikit-learn's MLP stops on a plateau of the training loss even
+                # without early stopping; an annealed schedule runs to its end.
+                stop_on_plateau=not incremental and (self.early_stopping or not annealed),
+                keep_best=self.early_stopping and not incremental,
+                max_grad_norm=self.max_grad_norm,
+                verbose=self.verbose,
+                epoch_offset=epochs_done,
+            )
+            result = train(
+                net, optimizer, reader, train_idx, val_idx,
+                self._train_loss, self._validation_loss, generator, cfg,
+            )
+        offset = self._loss_offset(net)
+        for record in result.history:
+            for key in ("loss", "reconstruction", "validation_loss"):
+                if key in record:
+                    record[key] += offset
+        self._seed, self._n_fit_calls = seed, n_calls + 1
+        self._spec = spec
         self.net_ = net
         self.device_ = str(device)
+        self.n_components_ = spec.n_components
+        self.input_shape_ = spec.input_shape
+        self.scaling_ = scaling
+        self.interrupted_ = result.interrupted
         self._optimizer_state = to_cpu(optimizer.state_dict())
         self.history_ = ([] if fresh else self.history_) + result.history
         self.loss_curve_ = [r["loss"] for r in self.history_]
         self.validation_loss_curve_ = [
             r["validation_loss"] for r in self.history_ if "validation_loss" in r
         ]
-        self.best_loss_ = min(result.best_loss, np.inf if fresh else self.best_loss_)
+        self.best_loss_ = min(result.best_loss + offset, np.inf if fresh else self.best_loss_)
         self.n_iter_ = epochs_done + len(result.history)
-        self._record_history()
         self._after_fit(X, fresh=fresh, incremental=incremental)
         return self
-
-    def _record_history(self):
-        """Derive estimator-specific curves from ``history_``."""
-
-    def _after_fit(self, X, *, fresh, incremental):
-        """Estimator-specific steps after training, given the validated ``X``."""
-
-    def _forget_fit(self):
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
-            delattr(self, name)
-        for name in ("_optimizer_state", "n_features_in_", "feature_names_in_"):
-            self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------ inference
     def _validate_X(self, X, *, reset):
@@ -305,7 +302,24 @@ class BaseAutoencoder(
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return self.n_components_
+
+    def get_feature_names_out(self, input_features=None):
+        """Get output feature names for transformation.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only used to validate feature names with the names seen in
+            :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``<classname lower><i>`` for ``i`` in ``range(n_components_)``.
+        """
+        check_is_fitted(self)
+        return super().get_feature_names_out(input_features)
 
     def _map_rows(self, X, fn, width, dtype):
         """Apply ``fn`` to float32 batches of ``X`` under inference mode.
@@ -336,19 +350,19 @@ class BaseAutoencoder(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_components)
+        X_new : ndarray of shape (n_samples, n_components_)
             The codes, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._map_rows(X, self.net_.encode, self.n_components, X.dtype)
+        return self._map_rows(X, self.net_.encode, self.n_components_, X.dtype)
 
     def inverse_transform(self, X):
         """Decode codes back to data space (the reconstruction's mean).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components)
+        X : array-like of shape (n_samples, n_components_)
             Codes, e.g. from :meth:`transform`.
 
         Returns
@@ -359,10 +373,10 @@ class BaseAutoencoder(
         check_is_fitted(self)
         X = check_array(X, dtype=_DTYPES, input_name="X")
         check_float32_range(X)
-        if X.shape[1] != self.n_components:
+        if X.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} expects "
-                f"{self.n_components} components as input to inverse_transform."
+                f"{self.n_components_} components as input to inverse_transform."
             )
         return self._map_rows(X, self.net_.decode, self.n_features_in_, X.dtype)
 

@@ -78,25 +78,73 @@ class BatchReader:
             yield self.take(indices[lo:lo + batch_size])
 
 
-def feature_moments(reader, chunk_size=4096):
-    """Per-feature mean and the root mean variance over all features.
+_MOMENT_CHUNK_BYTES = 2 * 2**20  # float64 working memory of one chunk of the moments pass
+# scaling="auto" treats features whose ranges lie within this factor of the
+# median range as sharing their units.
+_SHARED_RANGE_RATIO = 10.0
 
-    Computed chunk by chunk in float64 so that streamed data are never held
-    whole.  The single scale (not one per feature) keeps the relative weight
-    of the features, so a squared error in scaled units is proportional to
-    the squared error in the data's own units.
+
+def feature_moments(X):
+    """Per-feature mean, variance, minimum and maximum of ``X``, as float64 arrays.
+
+    Sparse matrices are reduced sparsely (implicit zeros count as values);
+    dense arrays and memory maps are read in chunks of at most
+    ``_MOMENT_CHUNK_BYTES`` of float64, whatever their width.  Variances are
+    accumulated around a first-chunk estimate of the mean, so data far from
+    zero keep their precision.
     """
-    total = None
-    total_sq = None
-    for batch in reader.slices(chunk_size):
-        b = batch.detach().to("cpu", torch.float64)
-        s, sq = b.sum(0), (b * b).sum(0)
-        total = s if total is None else total + s
-        total_sq = sq if total_sq is None else total_sq + sq
-    n = reader.n_samples
-    mean = total / n
-    var = (total_sq / n - mean * mean).clamp_min(0)
-    scale = float(var.mean().sqrt())
-    if not np.isfinite(scale) or scale < 1e-12:
-        scale = 1.0
-    return mean.to(torch.float32), scale
+    n, n_features = X.shape
+    if sp.issparse(X):
+        X = X.tocsr()
+        mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+        X = X.astype(np.float64)
+        sq = X.copy()
+        sq.data **= 2
+        var = np.asarray(sq.mean(axis=0)).ravel() - mean**2
+        lo = np.asarray(X.min(axis=0).toarray(), dtype=np.float64).ravel()
+        hi = np.asarray(X.max(axis=0).toarray(), dtype=np.float64).ravel()
+        return mean, np.maximum(var, 0.0), lo, hi
+    step = max(1, _MOMENT_CHUNK_BYTES // (8 * max(1, n_features)))
+    shift = np.asarray(X[:step], dtype=np.float64).mean(0)  # centres the sums
+    total = np.zeros(n_features)
+    total_sq = np.zeros(n_features)
+    lo = np.full(n_features, np.inf)
+    hi = np.full(n_features, -np.inf)
+    for start in range(0, n, step):
+        chunk = np.array(X[start:start + step], dtype=np.float64)  # the one working copy
+        chunk -= shift
+        total += chunk.sum(0)
+        np.minimum(lo, chunk.min(0), out=lo)
+        np.maximum(hi, chunk.max(0), out=hi)
+        total_sq += np.square(chunk, out=chunk).sum(0)
+        del chunk  # before the next chunk is read
+    mean_dev = total / n
+    var = np.maximum(total_sq / n - mean_dev**2, 0.0)
+    return shift + mean_dev, var, lo + shift, hi + shift
+
+
+def data_scaling(X, mode):
+    """The per-feature ``mean`` and ``scale`` (float64) that standardise ``X``.
+
+    ``mode`` is ``"feature"`` (each feature by its own standard deviation,
+    as :class:`~sklearn.preprocessing.StandardScaler` does), ``"global"``
+    (one scale for all features: the root mean feature variance) or
+    ``"auto"``: ``"global"`` when the features' ranges agree (no range
+    exceeds ``_SHARED_RANGE_RATIO`` times the median range of the
+    non-constant features, as for pixels), else ``"feature"``.  The choice
+    does not change when ``X`` is multiplied by a constant.
+    A scale of zero (constant data) becomes 1; any positive scale, however
+    small, is kept.  Returns ``mean, scale, mode`` with ``mode`` resolved.
+    """
+    mean, var, lo, hi = feature_moments(X)
+    if mode == "auto":
+        ranges = hi - lo
+        ranges = ranges[ranges > 0]
+        shared = ranges.size == 0 or ranges.max() <= _SHARED_RANGE_RATIO * np.median(ranges)
+        mode = "global" if shared else "feature"
+    if mode == "global":
+        scale = np.full_like(var, np.sqrt(var.mean()))
+    else:
+        scale = np.sqrt(var)
+    scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+    return mean, scale, mode

@@ -5,26 +5,27 @@ import math
 
 import torch
 
-from ._losses import gaussian_kl
+from ._vae_model import LOG_2PI, gaussian_kl
 
-_LOG_2PI = math.log(2.0 * math.pi)
 _DECODE_VALUES = 2**22  # decoder outputs per call while importance sampling
 
 
-def log_marginal(vae, x, k, key):
+def log_marginal(net, x, k, key):
     """Per-row ELBO (``k == 1``) or importance-weighted bound with ``k`` samples.
 
-    ``key`` (bytes) keys the per-row noise; see :class:`RowNoise`.
+    ``net`` is a :class:`~skae._vae_model.VariationalNet`; the result is in
+    nats of the density of ``x`` in data units.  ``key`` (bytes) keys the
+    per-row noise; see :class:`RowNoise`.
     """
-    net, d = vae.net_, vae.n_components
-    mean, logvar = vae._posterior(net, x)
+    d = net.n_components
+    mean, logvar = net.posterior(x)
     std = torch.exp(0.5 * logvar)
     rows = RowNoise(x, key, d)
     if k == 1:
         z = mean + std * rows.draw(1)[:, 0]
-        rec = vae._log_likelihood(net, net.decode_raw(z).double(), x)
+        rec = net.log_likelihood(net.decode_raw(z).double(), x)
         return rec - gaussian_kl(mean.double(), logvar.double())
-    n, n_features = x.shape[0], vae.n_features_in_
+    n, n_features = x.shape[0], net.n_features
     chunk = max(1, _DECODE_VALUES // (n * n_features))
     total = None  # running logsumexp of the importance weights
     for start in range(0, k, chunk):
@@ -33,11 +34,11 @@ def log_marginal(vae, x, k, key):
         z = mean[:, None] + std[:, None] * eps
         out = net.decode_raw(z.reshape(n * m, d)).reshape(n, m, n_features)
         eps = eps.double()
-        log_joint = vae._log_likelihood(net, out.double(), x[:, None]) - 0.5 * (
-            z.double().square().sum(-1) + d * _LOG_2PI
+        log_joint = net.log_likelihood(out.double(), x[:, None]) - 0.5 * (
+            z.double().square().sum(-1) + d * LOG_2PI
         )
         log_q = -0.5 * (eps.square().sum(-1) + logvar.double().sum(-1, keepdim=True)
-                        + d * _LOG_2PI)
+                        + d * LOG_2PI)
         part = torch.logsumexp(log_joint - log_q, 1)
         total = part if total is None else torch.logaddexp(total, part)
     return total - math.log(k)

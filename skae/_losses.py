@@ -1,4 +1,4 @@
-"""Loss terms by name: reconstruction, code penalties, corruption, KL."""
+"""Loss terms by name: reconstruction, code penalties, corruption."""
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +36,8 @@ def corrupt(x, kind, level, scale, generator):
     """Corrupt a batch for denoising training.
 
     ``"gaussian"`` adds noise of standard deviation ``level * scale`` (``scale``
-    is the data's root mean feature variance, so ``level`` is in units of the
-    data's spread); ``"mask"`` sets each value to zero with probability
+    holds the per-feature scales of the data, so ``level`` is in units of
+    each feature's spread); ``"mask"`` sets each value to zero with probability
     ``level``.  ``None`` returns ``x`` unchanged.
     """
     if kind is None or level == 0:
@@ -50,8 +50,3 @@ def corrupt(x, kind, level, scale, generator):
         keep = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
         return x * (keep >= level).to(x.device)
     raise ValueError(f"Unknown noise {kind!r}.")
-
-
-def gaussian_kl(mean, logvar):
-    """Per-sample KL(N(mean, exp(logvar)) || N(0, I)), summed over dimensions."""
-    return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(1)

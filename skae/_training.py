@@ -7,6 +7,8 @@ interruption and progress reporting all live here.
 
 import copy
 import math
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -55,9 +57,26 @@ def schedule_factor(schedule, progress):
     return 1.0
 
 
+# Early stopping evaluates the validation loss with this fixed noise seed, so
+# that every epoch's validation loss is measured with the same draws.
+_VALIDATION_NOISE_SEED = 12345
+# A second Ctrl-C within this many seconds of one that stopped a fit is
+# passed on (e.g. out of a grid search) instead of stopping one more fit.
+_REPEAT_INTERRUPT_SECONDS = 10.0
+_last_interrupt = -math.inf
+
+
 @dataclass
 class LoopConfig:
-    """Settings of one call to :func:`train` (taken from the estimator)."""
+    """Settings of one call to :func:`train` (taken from the estimator).
+
+    ``stop_on_plateau``: stop when the monitored loss has not improved by
+    ``tol`` for ``n_iter_no_change`` epochs.  ``keep_best``: end with the
+    weights of the best monitored epoch rather than the last.
+    ``epoch_offset`` counts the epochs of earlier calls (the loss sees the
+    total count, e.g. for a KL warm-up); the learning-rate schedule spans
+    this call's ``max_epochs``.
+    """
 
     batch_size: int
     max_epochs: int
@@ -65,11 +84,11 @@ class LoopConfig:
     n_iter_no_change: int = 10
     tol: float = 1e-4
     monitor_validation: bool = True
-    stop_early: bool = True
+    stop_on_plateau: bool = True
+    keep_best: bool = True
     max_grad_norm: float | None = None
     verbose: int = 0
     epoch_offset: int = 0
-    total_epochs: int | None = None
 
 
 @dataclass
@@ -82,20 +101,30 @@ class LoopResult:
     interrupted: bool = False
 
 
-def _epoch_order(n, generator):
-    return torch.randperm(n, generator=generator)
+def batch_bounds(n, batch_size):
+    """``(start, stop)`` of each mini-batch over ``n`` rows.
+
+    A last batch of a single row is merged into the one before it: layers
+    such as ``BatchNorm1d`` cannot train on one row.
+    """
+    bounds = [(lo, min(lo + batch_size, n)) for lo in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
 
 
-def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, epoch, base_lrs, bar):
+def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar):
     """One pass over the training rows; returns the mean loss and its parts."""
     net.train()
-    order = train_idx[_epoch_order(len(train_idx), generator)]
-    n_batches = max(1, math.ceil(len(order) / cfg.batch_size))
-    total, parts, seen = 0.0, {}, 0
-    budget = cfg.total_epochs or cfg.max_epochs
-    for b, x in enumerate(reader.batches(order, cfg.batch_size)):
-        if cfg.schedule in ("cosine", "onecycle"):
-            factor = schedule_factor(cfg.schedule, (epoch + b / n_batches) / budget)
+    order = train_idx[torch.randperm(len(train_idx), generator=generator)]
+    bounds = batch_bounds(len(order), cfg.batch_size)
+    epoch = cfg.epoch_offset + local
+    annealed = cfg.schedule in ("cosine", "onecycle")
+    total, parts, seen, factor = 0.0, {}, 0, 1.0
+    for b, (lo, hi) in enumerate(bounds):
+        x = reader.take(order[lo:hi])
+        if annealed:
+            factor = schedule_factor(cfg.schedule, (local + b / len(bounds)) / cfg.max_epochs)
             for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = lr * factor
         loss, terms = loss_fn(net, x, generator, epoch)
@@ -104,8 +133,7 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, epoch
             raise TrainingDivergedError(
                 f"Training diverged: the loss became {value} at epoch {epoch + 1}, "
                 f"batch {b + 1}. Try a lower learning_rate (it is "
-                f"{base_lrs[0] * (factor if cfg.schedule in ('cosine', 'onecycle') else 1):.3g}), "
-                "set max_grad_norm, or scale X."
+                f"{base_lrs[0] * factor:.3g}), set max_grad_norm, or scale X."
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -133,13 +161,35 @@ def evaluate(net, reader, indices, loss_fn, generator, batch_size):
     return total / max(seen, 1)
 
 
+def user_stacklevel():
+    """``stacklevel`` for a warning that should point at the caller of skae.
+
+    Skips the frames of skae itself and of scikit-learn's ``_fit_context``
+    wrapper, so the warning names the user's line (or the scikit-learn
+    meta-estimator that called ``fit``).
+    """
+    import sklearn.base
+
+    import skae
+
+    own = os.path.dirname(skae.__file__)
+    wrapper = sklearn.base.__file__
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(own) or frame.f_code.co_filename == wrapper
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator, cfg):
     """Train ``net`` in place and return a :class:`LoopResult`.
 
     Parameters
     ----------
     net : torch.nn.Module
-        The network; left in eval mode holding the best weights seen.
+        The network; left in eval mode holding the best weights seen when
+        ``cfg.keep_best``, else the last ones.
     optimizer : torch.optim.Optimizer
     reader : skae._data.BatchReader
     train_idx, val_idx : 1-D int64 tensors
@@ -150,29 +200,35 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     generator : torch.Generator
         Drives shuffling and every random draw of ``loss_fn``.
     cfg : LoopConfig
+
+    A first ``KeyboardInterrupt`` ends training with a warning (the result
+    says so); a second one within ``_REPEAT_INTERRUPT_SECONDS`` of it is
+    raised, so that a search over many fits can be stopped.
     """
+    global _last_interrupt
     result = LoopResult()
     use_val = cfg.monitor_validation and len(val_idx) > 0
     eval_batch = max(cfg.batch_size, 1024)
     best_state, no_improve = None, 0
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    n_batches = max(1, math.ceil(len(train_idx) / cfg.batch_size))
     bar = None
     if cfg.verbose >= 2:
         from tqdm.auto import tqdm
 
+        n_batches = len(batch_bounds(len(train_idx), cfg.batch_size))
         bar = tqdm(total=cfg.max_epochs * n_batches, unit="batch", leave=False)
     try:
-        for i in range(cfg.max_epochs):
-            epoch = cfg.epoch_offset + i
+        for local in range(cfg.max_epochs):
+            epoch = cfg.epoch_offset + local
             start = time.perf_counter()
             loss, parts = _run_epoch(
-                net, optimizer, reader, train_idx, loss_fn, generator, cfg, epoch, base_lrs, bar
+                net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar
             )
             record = {"epoch": epoch + 1, "loss": loss, **parts}
             monitored = loss
             if use_val:
-                val_gen = torch.Generator(device=generator.device).manual_seed(12345)
+                val_gen = torch.Generator(device=generator.device)
+                val_gen.manual_seed(_VALIDATION_NOISE_SEED)
                 record["validation_loss"] = evaluate(
                     net, reader, val_idx, val_fn, val_gen, eval_batch
                 )
@@ -194,23 +250,30 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
                 no_improve += 1
             if monitored < result.best_loss:
                 result.best_loss = monitored
-                if use_val:
+                if cfg.keep_best:
                     best_state = copy.deepcopy(net.state_dict())
             if cfg.schedule == "plateau" and no_improve > 0 and no_improve % max(
                 1, cfg.n_iter_no_change // 2
             ) == 0:
                 for group in optimizer.param_groups:
                     group["lr"] *= 0.5
-            if cfg.stop_early and no_improve >= cfg.n_iter_no_change:
+            if cfg.stop_on_plateau and no_improve >= cfg.n_iter_no_change:
                 result.stopped_early = True
                 break
     except KeyboardInterrupt:
+        now = time.monotonic()
+        if now - _last_interrupt < _REPEAT_INTERRUPT_SECONDS:
+            _last_interrupt = -math.inf
+            raise
+        _last_interrupt = now
         result.interrupted = True
         warnings.warn(
             f"Training interrupted by the user after {len(result.history)} epochs; "
-            "keeping the best weights found so far.",
+            "keeping the " + ("best weights found so far" if cfg.keep_best else "last weights")
+            + f". Press Ctrl-C again within {_REPEAT_INTERRUPT_SECONDS:.0f} s to stop "
+            "what called fit as well.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     finally:
         if bar is not None:
@@ -218,19 +281,21 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     if best_state is not None:
         net.load_state_dict(best_state)
     net.eval()
-    if not result.stopped_early and not result.interrupted and cfg.stop_early:
+    if not result.stopped_early and not result.interrupted and cfg.stop_on_plateau:
         warnings.warn(
             f"Training stopped after max_iter={cfg.max_epochs} epochs before the "
             "monitored loss stopped improving; increase max_iter or tol.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return result
 
 
 def _report(record, bar):
+    # a part equal to the whole loss (a loss with one term) is not repeated
     parts = "  ".join(
-        f"{k}={v:.5g}" for k, v in record.items() if k not in ("epoch", "time", "lr")
+        f"{k}={v:.5g}" for k, v in record.items()
+        if k not in ("epoch", "time", "lr") and (k == "loss" or v != record["loss"])
     )
     line = f"epoch {record['epoch']:4d}  {parts}  lr={record['lr']:.3g}  ({record['time']:.2f}s)"
     if bar is not None:

@@ -1,36 +1,14 @@
 """VAEGenerator: a variational autoencoder that encodes, scores and generates data."""
 
-import math
-import warnings
-from numbers import Integral
-
-import numpy as np
-import torch
-import torch.nn.functional as F
-from sklearn.utils import check_random_state
-from torch import nn
-
 from ._base import BaseAutoencoder
-from ._importance import log_marginal
-from ._losses import gaussian_kl
+from ._generative import GenerativeMixin
 from ._random import draw_seed, make_generator
-from ._validation import (
-    Interval,
-    Real,
-    StrOptions,
-    check_is_fitted,
-    check_unit_interval,
-)
+from ._validation import Integral, Interval, Real, StrOptions
 
-# Log-variances (posterior and learned observation noise) are clamped to this
-# range so that exp() can neither overflow nor underflow in float32.
-_LOGVAR_MIN, _LOGVAR_MAX = -30.0, 20.0
-_LOG_2PI = math.log(2.0 * math.pi)
-_COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 _COLLAPSE_ROWS = 2000  # training rows inspected for posterior collapse
 
 
-class VAEGenerator(BaseAutoencoder):
+class VAEGenerator(GenerativeMixin, BaseAutoencoder):
     """Variational autoencoder: codes, a data likelihood, and new samples.
 
     A Gaussian encoder ``q(z|x) = N(mu(x), diag(sigma^2(x)))`` (a mean and a
@@ -42,9 +20,9 @@ class VAEGenerator(BaseAutoencoder):
     :meth:`score` (its mean) lets :class:`~sklearn.model_selection.GridSearchCV`
     select models by held-out likelihood.
 
-    Inputs are standardised inside the network (per-feature mean, one global
-    scale), so raw data can be passed without a scaler; likelihoods are
-    reported in the units of ``X`` all the same.
+    Inputs are standardised inside the network (see ``scaling``), so raw
+    data can be passed without a scaler; likelihoods are reported in the
+    units of ``X`` all the same.
 
     Parameters
     ----------
@@ -56,6 +34,17 @@ class VAEGenerator(BaseAutoencoder):
     activation : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", \
 "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
+    scaling : {"auto", "feature", "global"}, default="auto"
+        How inputs are standardised inside the network.  ``"feature"``
+        centres each feature and divides it by its own standard deviation
+        (as :class:`~sklearn.preprocessing.StandardScaler` does), for
+        tabular data in mixed units; ``"global"`` centres each feature and
+        divides all of them by one scale (the root mean feature variance),
+        for features that share their units, such as pixels; ``"auto"`` is
+        ``"global"`` when ``input_shape`` is given or no feature's range
+        (max - min) exceeds 10 times the median range, else ``"feature"``.  Fixed by the first fit (the first chunk of
+        ``partial_fit``) and kept by warm starts; reconstructions, losses and
+        scores stay in the units of ``X``.
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         The decoder's distribution ``p(x|z)``.  ``"gaussian"``: independent
         normals around the decoder's output with variance
@@ -86,29 +75,34 @@ class VAEGenerator(BaseAutoencoder):
     weight_decay : float, default=1e-4
         Decoupled weight decay of the optimizer.
     batch_size : int or "auto", default=64
-        Mini-batch size (capped at the number of training samples).
-        ``"auto"`` is 32 for the convolutional autoencoder, 128 for the fully
-        connected one and 64 for the VAE with either network: the
-        convolutional autoencoder has few weights per layer and gains from
-        the extra updates of small batches (on 4,000 MNIST digits its test
-        error is 8% lower than with 128), while the convolutional VAE draws
-        better samples with 64 than with 32.
+        Mini-batch size (capped at the number of training samples; a last
+        batch of a single row is merged into the one before it).  ``"auto"``
+        is 32 for the convolutional autoencoder, 128 for the fully connected
+        one and 64 for the VAE with either network.
     learning_rate : float, default=5e-4
         Initial learning rate.
     learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
 default="plateau"
         ``"plateau"`` halves the rate whenever the monitored loss has not
         improved for ``n_iter_no_change // 2`` epochs; ``"cosine"`` and
-        ``"onecycle"`` anneal it over ``max_iter`` epochs.
+        ``"onecycle"`` anneal it over the ``max_iter`` epochs of each
+        ``fit`` call (a warm-started ``fit`` anneals anew).
     optimizer : {"adam", "sgd", "rmsprop"} or callable, default="adam"
         ``"adam"`` is Adam with decoupled weight decay.  A callable is called
         as ``optimizer(params, lr=..., weight_decay=...)``.
     max_iter : int, default=200
         Maximum number of epochs.
     early_stopping : bool, default=True
-        Stop when the validation loss (or, with ``validation_fraction=0``,
-        the training loss) has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, and keep the best weights.
+        If True, stop when the monitored loss has not improved by ``tol``
+        for ``n_iter_no_change`` epochs and end with the weights of its best
+        epoch.  The monitored loss is that of a held-out
+        ``validation_fraction`` of the data, or the training loss with
+        ``validation_fraction=0``.  If False, as in scikit-learn's
+        :class:`~sklearn.neural_network.MLPRegressor`, training still stops
+        when the training loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, keeping the last weights; the
+        ``"cosine"`` and ``"onecycle"`` schedules then run all ``max_iter``
+        epochs, so that the rate reaches the end of its schedule.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
     n_iter_no_change : int, default=20
@@ -133,29 +127,29 @@ default="plateau"
         width, so three blocks take 28x28 digits to 4x4 maps.
     conv_hidden_layer_sizes : tuple of int, default=(256,)
         Widths of fully connected layers between the convolution blocks and
-        the code (the decoder mirrors them).  The VAE has one layer of 256
-        by default, the autoencoder none: on 4,000 binarised MNIST digits the
-        layer lowers the Frechet distance of the VAE's samples by a fifth at
-        the same likelihood, while it raises the autoencoder's test error by
-        40%.
+        the code (the decoder mirrors them).
     encoder, decoder : torch.nn.Module, class, callable or None, default=None
         Custom networks replacing the MLP; see :mod:`skae.nn` for the
         contract.  An instance is copied, never trained in place.
-    device : str, default="cpu"
+    device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA,
-        then MPS, then CPU).
+        then MPS, then CPU).  An unavailable device raises ``ValueError``
+        at ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and noise through local
-        generators; global random states are never touched.
+        generators, so an int gives the same fit every time and leaves the
+        global random states of NumPy and torch untouched.  None draws the
+        seed from NumPy's global random state, as scikit-learn's estimators
+        do.
     verbose : int, default=0
         1 prints a line per epoch; 2 also shows a progress bar.
 
     Attributes
     ----------
     net_ : torch.nn.Module
-        The trained network (``encode``/``decode`` methods).  With a learned
-        Gaussian variance it holds ``obs_logvar``, the log-variance in the
-        network's standardised units.
+        The trained network (``encode``/``decode`` methods).  Its
+        ``likelihood`` module holds the learned Gaussian log-variance
+        (``logvar``, in the network's standardised units) if any.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -173,9 +167,23 @@ default="plateau"
     history_ : list of dict
         Per-epoch record: loss, its parts, validation loss, learning rate, time.
     best_loss_ : float
-        Best monitored loss.
+        Best value of the monitored loss (the validation loss with a
+        validation split, else the training loss), in the units of
+        ``loss_curve_``.  With ``early_stopping=True`` the network holds the
+        weights of that epoch.
     n_iter_ : int
         Number of epochs run.
+    n_components_ : int
+        Width of the fitted code: the number of columns of
+        :meth:`transform`.
+    input_shape_ : tuple of int or None
+        The resolved ``input_shape`` (``-1`` filled in), or None.
+    scaling_ : {"feature", "global"}
+        The scaling ``scaling="auto"`` chose for the data.
+    interrupted_ : bool
+        Whether the last fit was stopped with Ctrl-C (``KeyboardInterrupt``),
+        which ends training with a warning and keeps what was learned; a
+        second Ctrl-C within 10 seconds is raised, e.g. to stop a grid search.
     device_ : str
         Device the network lives on.
 
@@ -189,21 +197,16 @@ default="plateau"
     *Units.*  Every loss and score is in nats of the density of ``X`` in its
     own units: the Gaussian likelihood is computed in the network's
     standardised units and corrected by the Jacobian of the scaling,
-    ``-n_features * log(scale)``.  Reconstruction terms are summed over
-    features and averaged over samples.
+    ``-sum(log(scale))``.  Reconstruction terms are summed over features and
+    averaged over samples.  Early stopping and the plateau schedule monitor
+    the losses without that constant, so they do not depend on the units of
+    ``X``.
 
-    *Defaults.*  They differ from :class:`AutoencoderTransformer` where a
-    generative model needs it: a wider encoder/decoder ``(512, 256)``,
-    because the decoder must model every pixel of a sample, not only the
-    directions of largest variance; ``n_components=16``, because unused
-    latent dimensions cost nothing in a VAE (the KL term switches them off)
-    while too few blur the samples; and ``batch_size=64``,
-    ``learning_rate=5e-4``, ``n_iter_no_change=20``, because the ELBO's
-    gradient and its validation value are noisy (one posterior sample per
-    row): smaller, more numerous steps and more patience before stopping.
-    On 4,000 binarised MNIST digits these settings gain about 1 nat of test
-    log-likelihood and a 10% lower Frechet distance of the samples over the
-    autoencoder's optimisation defaults, in about a minute on two cores.
+    *Defaults.*  The network is the autoencoder's; ``n_components=16``
+    (unused latent dimensions cost little, as the KL term switches them
+    off), ``batch_size=64``, ``learning_rate=5e-4`` and
+    ``n_iter_no_change=20`` (the ELBO's gradient and validation value are
+    noisy: smaller steps, more patience) differ from it.
 
     *Randomness.*  ``random_state`` also fixes the noise of
     :meth:`score_samples` and the stream that :meth:`sample` draws from when
@@ -237,8 +240,8 @@ default="plateau"
     (3, 64)
     """
 
-    _n_heads = 2
     _auto_batch_size = {"mlp": 64, "conv": 64}
+    _output_param = "likelihood"
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
@@ -258,6 +261,7 @@ default="plateau"
         *,
         hidden_layer_sizes=(512, 256),
         activation="relu",
+        scaling="auto",
         likelihood="gaussian",
         beta=1.0,
         kl_warmup=0,
@@ -288,6 +292,7 @@ default="plateau"
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.scaling = scaling
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
@@ -316,20 +321,14 @@ default="plateau"
         self.verbose = verbose
 
     # ----------------------------------------------------------- base hooks
-    def _output_kind(self):
-        return "sigmoid" if self.likelihood == "bernoulli" else "identity"
-
-    def _check_training_data(self, X):
-        if self.likelihood == "bernoulli":
-            check_unit_interval(X, "likelihood='bernoulli'")
-
-    def _build_extra(self, net):
-        if self.likelihood == "gaussian" and self.observation_variance == "learned":
-            # A parameter of the net: trained, pickled and moved with it.
-            net.obs_logvar = nn.Parameter(torch.zeros(()))
+    def _model_kind(self):
+        return {
+            "output": "sigmoid" if self.likelihood == "bernoulli" else "identity",
+            "likelihood": self.likelihood,
+        }
 
     def _train_loss(self, net, x, generator, epoch):
-        rec, kl = self._elbo_terms(net, x, generator)
+        rec, kl = net.elbo_terms(x, generator, data_units=False)
         weight = self.beta
         if self.kl_warmup > 0:
             weight = self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
@@ -337,170 +336,18 @@ default="plateau"
         return loss, {"reconstruction": rec.mean().detach(), "kl": kl.mean().detach()}
 
     def _validation_loss(self, net, x, generator):
-        rec, kl = self._elbo_terms(net, x, generator)
+        rec, kl = net.elbo_terms(x, generator, data_units=False)
         return rec + self.beta * kl
 
-    def _record_history(self):
-        self.reconstruction_loss_curve_ = [r["reconstruction"] for r in self.history_]
-        self.kl_loss_curve_ = [r["kl"] for r in self.history_]
+    def _loss_offset(self, net):
+        return -float(net.log_jacobian())
 
     def _after_fit(self, X, *, fresh, incremental):
+        self.reconstruction_loss_curve_ = [r["reconstruction"] for r in self.history_]
+        self.kl_loss_curve_ = [r["kl"] for r in self.history_]
         if fresh:
             self._fit_dtype = X.dtype
             stream = make_generator(draw_seed(self._seed % 2**32))
             self._sample_rng_state = stream.get_state()
         if not incremental:
             self._warn_if_collapsed(X[:_COLLAPSE_ROWS])
-
-    # ---------------------------------------------------------- the model
-    def _posterior(self, net, x):
-        stats = net.code_stats(x)
-        d = self.n_components
-        return stats[:, :d], stats[:, d:].clamp(_LOGVAR_MIN, _LOGVAR_MAX)
-
-    def _obs_logvar(self, net):
-        """Log-variance of the Gaussian likelihood in the net's standardised units."""
-        if self.observation_variance == "learned":
-            logvar = getattr(net, "obs_logvar", None)
-            if logvar is None:
-                raise ValueError(
-                    "observation_variance='learned' needs a network built with it; "
-                    "refit with warm_start=False."
-                )
-            return logvar.clamp(_LOGVAR_MIN, _LOGVAR_MAX)
-        # variance in data units / scale**2 = variance in standardised units
-        return math.log(self.observation_variance) - 2.0 * torch.log(net.scale)
-
-    def _log_likelihood(self, net, out, x):
-        """``log p(x|z)`` in nats of the density of ``x`` in data units.
-
-        ``out`` is the raw decoder output of shape (..., n_features); ``x``
-        broadcasts against it.  Computed in the dtype of ``out``.
-        """
-        x = torch.broadcast_to(x.to(out.dtype), out.shape)
-        if self.likelihood == "bernoulli":
-            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
-        scale = net.scale.to(out.dtype)
-        target = (x - net.mean.to(out.dtype)) / scale
-        logvar = self._obs_logvar(net).to(out.dtype)
-        n_features = out.shape[-1]
-        quad = (target - out).square().sum(-1) * torch.exp(-logvar)
-        # density of the standardised data, then the Jacobian of x -> (x - mean) / scale
-        return -0.5 * (quad + n_features * (logvar + _LOG_2PI)) - n_features * torch.log(scale)
-
-    def _elbo_terms(self, net, x, generator):
-        """Per-sample ``-log p(x|z)`` (one reparameterised z) and analytic KL."""
-        mean, logvar = self._posterior(net, x)
-        eps = torch.randn(mean.shape, generator=generator, device=generator.device)
-        z = mean + torch.exp(0.5 * logvar) * eps.to(mean.device, mean.dtype)
-        rec = -self._log_likelihood(net, net.decode_raw(z), x)
-        return rec, gaussian_kl(mean, logvar)
-
-    # ----------------------------------------------------------- scoring
-    def score_samples(self, X, n_importance_samples=None):
-        """Estimated log-likelihood ``log p(x)`` of each sample, in nats.
-
-        With ``K = 1`` importance sample this is the ELBO,
-        ``E_q[log p(x|z)] - KL(q(z|x) || p(z))`` (one posterior sample for the
-        first term, the KL in closed form).  With ``K > 1`` it is the
-        importance-weighted bound ``log (1/K) sum_k p(x, z_k) / q(z_k|x)``
-        (Burda et al., 2016), which is never below the ELBO on average and
-        tends to ``log p(x)`` as ``K`` grows.  Posterior samples are decoded
-        in chunks, so memory does not grow with ``K``.
-
-        The result is deterministic: each row's noise is drawn from a
-        generator seeded by the estimator's seed and the row's content, so
-        a row gets the same score in every call, whatever rows, order or
-        batch it comes with.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score (in [0, 1] for ``likelihood="bernoulli"``).
-        n_importance_samples : int, default=None
-            ``K``; None uses the ``n_importance_samples`` parameter.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,)
-            Log-likelihood estimates in nats (float64); higher is better.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        if self.likelihood == "bernoulli":
-            check_unit_interval(X, "likelihood='bernoulli'")
-        k = self.n_importance_samples if n_importance_samples is None else n_importance_samples
-        k = _check_count(k, "n_importance_samples")
-        key = self._seed.to_bytes(8, "little")
-
-        def log_px(x):
-            return log_marginal(self, x, k, key)
-
-        return self._map_rows(X, log_px, 1, np.float64).ravel()
-
-    # ---------------------------------------------------------- sampling
-    def sample(self, n_samples=1, random_state=None, *, add_noise=False):
-        """Generate new samples by decoding draws from the prior ``N(0, I)``.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to generate.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws; the same int gives the same samples.  None
-            continues the estimator's own stream (seeded at fit from its
-            ``random_state``; it advances with every call and is pickled).
-            Global random states are never touched.
-        add_noise : bool, default=False
-            Also draw the observation noise of the likelihood: Bernoulli
-            draws (0 or 1) or Gaussian noise of the observation variance.
-            By default the decoder's mean is returned.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated samples, in the dtype of the training data.
-        """
-        check_is_fitted(self)
-        n_samples = _check_count(n_samples, "n_samples")
-        generator = torch.Generator()
-        if random_state is None:
-            generator.set_state(self._sample_rng_state)
-        else:
-            generator.manual_seed(draw_seed(check_random_state(random_state)))
-        z = torch.randn(n_samples, self.n_components, generator=generator)
-        X = self._map_rows(z.numpy(), self.net_.decode, self.n_features_in_, np.float64)
-        if add_noise:
-            X = torch.from_numpy(X)
-            if self.likelihood == "bernoulli":
-                X = torch.bernoulli(X, generator=generator)
-            else:
-                logvar = float(self._obs_logvar(self.net_).detach())
-                std = math.exp(0.5 * logvar) * float(self.net_.scale)
-                X = X + std * torch.randn(X.shape, generator=generator, dtype=X.dtype)
-            X = X.numpy()
-        if random_state is None:
-            self._sample_rng_state = generator.get_state()
-        return X.astype(self._fit_dtype, copy=False)
-
-    # ---------------------------------------------------------- diagnostics
-    def _warn_if_collapsed(self, X):
-        stats = self._map_rows(X, self.net_.code_stats, 2 * self.n_components, np.float64)
-        mean = stats[:, : self.n_components]
-        logvar = np.clip(stats[:, self.n_components:], _LOGVAR_MIN, _LOGVAR_MAX)
-        kl = 0.5 * (mean**2 + np.exp(logvar) - 1.0 - logvar).mean(0)
-        if kl.max() < _COLLAPSE_NATS:
-            warnings.warn(
-                f"Posterior collapse: every latent dimension carries less than "
-                f"{_COLLAPSE_NATS} nats of KL divergence (at most {kl.max():.3g} nats, "
-                f"{kl.sum():.3g} in total) on the training data, so the decoder ignores "
-                f"the code. Lower beta (it is {self.beta}), use kl_warmup, or train longer.",
-                UserWarning,
-                stacklevel=5,
-            )
-
-
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {name}={value!r}.")
-    return int(value)

@@ -15,30 +15,22 @@ run code when unpickled is rejected before anything in it runs.
 """
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.exceptions import NotFittedError
 
-from ._base import BaseAutoencoder
+from ._autoencoder import AutoencoderTransformer
 from ._device import resolve_device
+from ._network_spec import NetworkSpec
 from ._random import isolated_torch_rng
+from ._vae import VAEGenerator
 
-FORMAT_VERSION = 1
-_SKIP = {"net_", "_optimizer_state"}
-
-
-def _registry():
-    from . import AutoencoderTransformer
-
-    classes = {"AutoencoderTransformer": AutoencoderTransformer}
-    try:
-        from . import VAEGenerator
-
-        classes["VAEGenerator"] = VAEGenerator
-    except ImportError:  # pragma: no cover - only while the VAE is absent
-        pass
-    return classes
+FORMAT_VERSION = 2
+_SKIP = {"net_", "_optimizer_state", "_spec"}
+_CLASSES = {cls.__name__: cls for cls in (AutoencoderTransformer, VAEGenerator)}
 
 
 def _encode(value):
@@ -92,8 +84,13 @@ def save_model(estimator, path):
     -------
     path : Path
     """
-    if not isinstance(estimator, BaseAutoencoder) or not hasattr(estimator, "net_"):
-        raise TypeError(f"save_model expects a fitted skae estimator, got {type(estimator).__name__}.")
+    if not isinstance(estimator, tuple(_CLASSES.values())):
+        raise TypeError(f"save_model expects a skae estimator, got {type(estimator).__name__}.")
+    if not hasattr(estimator, "net_"):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before saving it."
+        )
     params = estimator.get_params(deep=False)
     params["encoder"] = params["decoder"] = None
     custom = [n for n in ("encoder", "decoder") if getattr(estimator, n) is not None]
@@ -114,6 +111,7 @@ def save_model(estimator, path):
         "class": type(estimator).__name__,
         "params": _encode(params),
         "custom_modules": custom,
+        "network": _encode(estimator._spec.config()),
         "fitted": fitted,
     }
     path = Path(path)
@@ -133,9 +131,11 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
         The folder written by :func:`save_model`.
     encoder, decoder : module, class or factory, optional
         The custom modules the model was fitted with, if any.
-    device : str, optional
-        Where to put the network (default: the fitted device if available,
-        else the CPU).
+    device : str or torch.device, optional
+        Where to put the network.  An unavailable device raises
+        ``ValueError``, as the estimators' ``device`` parameter does.  By
+        default the fitted device, or the CPU (with a warning) when that
+        device is not available here.
 
     Returns
     -------
@@ -145,7 +145,7 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
     config = json.loads((path / "config.json").read_text())
     if config.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"Unsupported model format {config.get('format_version')!r} in {path}.")
-    classes = _registry()
+    classes = _CLASSES
     if config["class"] not in classes:
         raise ValueError(f"Unknown estimator class {config['class']!r} in {path}/config.json.")
     missing = [n for n in config["custom_modules"] if {"encoder": encoder, "decoder": decoder}[n] is None]
@@ -165,14 +165,24 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
         setattr(est, key, _decode(value))
     for key, value in blob["tensors"].items():
         setattr(est, key, value)
+    est._spec = NetworkSpec.from_config(_decode(config["network"]),
+                                        encoder=encoder, decoder=decoder)
     with isolated_torch_rng(0):
-        net = est._build_net(est.n_features_in_)
+        net = est._spec.build()
     net.load_state_dict(blob["state_dict"], strict=True)
-    wanted = device or est.device_
-    try:
-        target = resolve_device(wanted)
-    except ValueError:
-        target = torch.device("cpu")
+    if device is not None:
+        target = resolve_device(device)
+    else:
+        try:
+            target = resolve_device(est.device_)
+        except ValueError:
+            warnings.warn(
+                f"This model was fitted on {est.device_}, which is not available here; "
+                "it has been loaded on the CPU.",
+                UserWarning,
+                stacklevel=2,
+            )
+            target = torch.device("cpu")
     est.net_ = net.to(target).eval()
     est.device_ = str(target)
     est._optimizer_state = None

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
 from skae import AutoencoderTransformer
 from skae.persistence import load_model, save_model
@@ -50,10 +51,11 @@ def test_custom_modules_must_be_passed_back(small_digits, fast_params, tmp_path)
 
 
 def test_unfitted_or_foreign_objects_are_refused(tmp_path):
-    with pytest.raises(TypeError, match="fitted skae estimator"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         save_model(AutoencoderTransformer(), tmp_path / "m")
-    with pytest.raises(TypeError, match="fitted skae estimator"):
+    with pytest.raises(TypeError, match="expects a skae estimator"):
         save_model(object(), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
 
 
 class _Payload:

@@ -10,88 +10,10 @@ Neither module uses batch normalisation or dropout, so each row of a batch is
 processed independently of the others.
 """
 
-import math
-import numbers
-
 from torch import nn
 
+from .._validation import check_image_shape, check_positive_int, check_widths
 from ._activations import get_activation
-
-
-def _check_input_shape(input_shape):
-    """Return ``input_shape`` as a tuple of three positive ints or raise ValueError."""
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        shape = None
-    if (
-        shape is None
-        or len(shape) != 3
-        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape)
-        or not all(s >= 1 for s in shape)
-    ):
-        raise ValueError(
-            f"input_shape must be a tuple of 3 positive ints (C, H, W), got {input_shape!r}."
-        )
-    return tuple(int(s) for s in shape)
-
-
-def resolve_input_shape(input_shape, n_features):
-    """``input_shape`` with a -1 entry filled in, checked against ``n_features``.
-
-    Raises ValueError when the shape is not three positive ints (one may be
-    -1) or does not describe ``n_features`` values.
-    """
-    shape = tuple(input_shape)
-    if shape.count(-1) == 1 and len(shape) == 3:
-        known = math.prod(d for d in shape if d != -1)
-        if known > 0 and n_features > 0 and n_features % known == 0:
-            shape = tuple(n_features // known if d == -1 else d for d in shape)
-        else:
-            raise ValueError(
-                f"input_shape={tuple(input_shape)} cannot be completed for "
-                f"X with {n_features} features."
-            )
-    shape = _check_input_shape(shape)
-    if math.prod(shape) != n_features:
-        raise ValueError(
-            f"input_shape={shape} describes {math.prod(shape)} values per sample, "
-            f"but X has {n_features} features."
-        )
-    return shape
-
-
-def _check_widths(widths, name, allow_empty=False):
-    """Return ``widths`` as a tuple of positive ints (non-empty unless allowed) or raise."""
-    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
-        widths = (widths,)
-    try:
-        sizes = tuple(widths)
-    except TypeError:
-        sizes = None
-    if (
-        sizes is None
-        or (not sizes and not allow_empty)
-        or not all(
-            isinstance(c, numbers.Integral) and not isinstance(c, bool) and c >= 1 for c in sizes
-        )
-    ):
-        kind = "a tuple" if allow_empty else "a non-empty tuple"
-        raise ValueError(f"{name} must be {kind} of positive ints, got {widths!r}.")
-    return tuple(int(c) for c in sizes)
-
-
-def _check_positive_int(value, name, odd=False):
-    """Return ``value`` as a positive (optionally odd) int or raise ValueError."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < 1
-        or (odd and value % 2 == 0)
-    ):
-        kind = "a positive odd int" if odd else "a positive int"
-        raise ValueError(f"{name} must be {kind}, got {value!r}.")
-    return int(value)
 
 
 def _halved(size, times):
@@ -136,10 +58,10 @@ class ConvEncoder(nn.Module):
         self, input_shape, channels=(32, 64), activation="relu", kernel_size=3, hidden=()
     ):
         super().__init__()
-        self.input_shape = _check_input_shape(input_shape)
-        self.channels = _check_widths(channels, "channels")
-        self.hidden = _check_widths(hidden, "hidden", allow_empty=True)
-        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
+        self.input_shape = check_image_shape(input_shape)
+        self.channels = check_widths(channels, "channels", allow_empty=False)
+        self.hidden = check_widths(hidden, "hidden")
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size", odd=True)
         self.activation = activation
         get_activation(activation)  # validate before building layers
         c, h, w = self.input_shape
@@ -209,11 +131,11 @@ class ConvDecoder(nn.Module):
         hidden=(),
     ):
         super().__init__()
-        self.n_components = _check_positive_int(n_components, "n_components")
-        self.input_shape = _check_input_shape(input_shape)
-        self.channels = _check_widths(channels, "channels")
-        self.kernel_size = _check_positive_int(kernel_size, "kernel_size", odd=True)
-        self.hidden = _check_widths(hidden, "hidden", allow_empty=True)
+        self.n_components = check_positive_int(n_components, "n_components")
+        self.input_shape = check_image_shape(input_shape)
+        self.channels = check_widths(channels, "channels", allow_empty=False)
+        self.kernel_size = check_positive_int(kernel_size, "kernel_size", odd=True)
+        self.hidden = check_widths(hidden, "hidden")
         self.activation = activation
         get_activation(activation)
         c_out, h, w = self.input_shape

@@ -7,6 +7,9 @@ from torch import nn
 class AutoencoderNet(nn.Module):
     """Encoder body + linear code head(s) + decoder, with data scaling built in.
 
+    Inputs are standardised feature by feature, ``(x - mean) / scale``; the
+    two buffers are set once per fit (see the estimators' ``scaling``).
+
     Parameters
     ----------
     encoder : nn.Module
@@ -40,12 +43,12 @@ class AutoencoderNet(nn.Module):
         self.input_shape = None if input_shape is None else tuple(input_shape)
         self.output = output
         self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("scale", torch.ones(n_features))
 
     def set_scaling(self, mean, scale):
-        """Set the per-feature mean and the global scale of the data."""
-        self.mean.copy_(mean)
-        self.scale.fill_(float(scale))
+        """Set the per-feature mean and scale of the data (arrays of ``n_features``)."""
+        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
 
     def standardise(self, x):
         """Data units -> the scaled units the encoder sees."""

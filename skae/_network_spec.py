@@ -1,0 +1,174 @@
+"""One frozen description of an estimator's network, worked out once per fit.
+
+:func:`describe_network` turns an estimator's parameters and the number of
+features into a :class:`NetworkSpec`: the resolved image shape, the kind of
+network, checked widths, the batch size, the output and likelihood.  The
+network is built from it (:meth:`NetworkSpec.build`) and the spec is kept
+with the fitted model, so a later warm-started ``fit`` or ``partial_fit``
+can tell whether the parameters still describe the same network.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+
+from ._vae_model import VariationalNet, make_likelihood
+from ._validation import check_widths, resolve_image_shape
+from .nn._build import output_width, resolve_module
+from .nn._conv import ConvDecoder, ConvEncoder
+from .nn._mlp import MLPDecoder, MLPEncoder
+from .nn._network import AutoencoderNet
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What fixes the structure of a network (and its batch size).
+
+    Fields that do not matter for the network at hand are None (e.g. the
+    MLP widths of a convolutional net), so two specs compare equal exactly
+    when they build networks of the same structure.
+    """
+
+    n_features: int
+    n_components: int
+    architecture: str  # "mlp" or "conv"
+    input_shape: tuple | None
+    hidden_layer_sizes: tuple | None
+    conv_channels: tuple | None
+    conv_hidden_layer_sizes: tuple | None
+    activation: str | None
+    encoder: object
+    decoder: object
+    output: str  # "identity" or "sigmoid"
+    likelihood: str | None  # None for a deterministic autoencoder
+    observation_variance: object  # "learned", a float, or None
+    scaling: str
+    batch_size: int = field(compare=False)
+
+    def changed_fields(self, other):
+        """Names of the structural fields in which ``other`` differs from this spec."""
+        names = []
+        for f in dataclasses.fields(self):
+            if not f.compare:
+                continue
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "observation_variance":  # a fixed variance may change
+                a, b = a == "learned", b == "learned"
+            if a is not b and a != b:
+                names.append(f.name)
+        return names
+
+    def config(self):
+        """The spec as plain values (custom modules replaced by their presence)."""
+        values = dataclasses.asdict(self)
+        values["encoder"] = self.encoder is not None
+        values["decoder"] = self.decoder is not None
+        return values
+
+    @classmethod
+    def from_config(cls, values, *, encoder=None, decoder=None):
+        """Inverse of :meth:`config`, given the custom modules if any."""
+        values = dict(values, encoder=encoder, decoder=decoder)
+        for key in ("input_shape", "hidden_layer_sizes", "conv_channels",
+                    "conv_hidden_layer_sizes"):
+            if values[key] is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def build(self):
+        """A freshly initialised network of this structure (weights from torch's RNG)."""
+        context = {"n_features": self.n_features, "n_components": self.n_components,
+                   "input_shape": self.input_shape}
+        encoder, decoder = self._default_modules()
+        if self.encoder is not None:
+            encoder = resolve_module(self.encoder, "encoder", context)
+        if self.decoder is not None:
+            decoder = resolve_module(self.decoder, "decoder", context)
+        shape = (2, *(self.input_shape or (self.n_features,)))
+        width = output_width(encoder, torch.zeros(shape), "encoder")
+        produced = output_width(decoder, torch.zeros(2, self.n_components), "decoder")
+        if produced != self.n_features:
+            raise ValueError(
+                f"The decoder returns {produced} values per sample, but X has "
+                f"{self.n_features} features."
+            )
+        args = (encoder, decoder, width, self.n_components, self.n_features)
+        if self.likelihood is None:
+            return AutoencoderNet(*args, input_shape=self.input_shape, output=self.output)
+        likelihood = make_likelihood(self.likelihood, self.observation_variance)
+        return VariationalNet(*args, likelihood=likelihood, input_shape=self.input_shape)
+
+    def _default_modules(self):
+        """The built-in encoder and decoder (only the parts the user did not supply)."""
+        encoder = decoder = None
+        if self.architecture == "conv":
+            channels, dense = self.conv_channels, self.conv_hidden_layer_sizes
+            if self.encoder is None:
+                encoder = ConvEncoder(self.input_shape, channels, self.activation, hidden=dense)
+            if self.decoder is None:
+                decoder = ConvDecoder(self.n_components, self.input_shape, channels[::-1],
+                                      self.activation, hidden=dense[::-1])
+            return encoder, decoder
+        hidden = self.hidden_layer_sizes
+        if self.encoder is None:
+            encoder = MLPEncoder(self.n_features, hidden, self.activation)
+        if self.decoder is None:
+            decoder = MLPDecoder(self.n_components, hidden, self.n_features, self.activation)
+        return encoder, decoder
+
+
+def describe_network(params, n_features, *, output, likelihood=None, auto_batch_size):
+    """Work out the :class:`NetworkSpec` for an estimator's ``params`` and ``n_features``.
+
+    Parameters
+    ----------
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``).
+    n_features : int
+    output : {"identity", "sigmoid"}
+    likelihood : {"gaussian", "bernoulli"} or None
+    auto_batch_size : dict
+        What ``batch_size="auto"`` means for ``"mlp"`` and ``"conv"``.
+
+    Raises
+    ------
+    ValueError
+        When the widths or the image shape are invalid, or do not fit the data.
+    """
+    shape = params["input_shape"]
+    if shape is not None:
+        shape = resolve_image_shape(shape, n_features)
+    elif params["architecture"] == "conv":
+        raise ValueError("architecture='conv' needs input_shape=(C, H, W).")
+    architecture = "conv" if shape is not None and params["architecture"] != "mlp" else "mlp"
+    # every width is checked, but only those the network uses are kept
+    hidden = check_widths(params["hidden_layer_sizes"], "hidden_layer_sizes")
+    channels = check_widths(params["conv_channels"], "conv_channels", allow_empty=False)
+    dense = check_widths(params["conv_hidden_layer_sizes"], "conv_hidden_layer_sizes")
+    builtin = params["encoder"] is None or params["decoder"] is None
+    if not builtin or architecture == "conv":
+        hidden = None
+    if not builtin or architecture == "mlp":
+        channels = dense = None
+    batch_size = params["batch_size"]
+    if batch_size == "auto":
+        batch_size = auto_batch_size[architecture]
+    variance = params.get("observation_variance") if likelihood == "gaussian" else None
+    return NetworkSpec(
+        n_features=n_features,
+        n_components=params["n_components"],
+        architecture=architecture,
+        input_shape=shape,
+        hidden_layer_sizes=hidden,
+        conv_channels=channels,
+        conv_hidden_layer_sizes=dense,
+        activation=params["activation"] if builtin else None,
+        encoder=params["encoder"],
+        decoder=params["decoder"],
+        output=output,
+        likelihood=likelihood,
+        observation_variance=variance,
+        scaling=params["scaling"],
+        batch_size=int(batch_size),
+    )
