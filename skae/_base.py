@@ -40,6 +40,15 @@ _FIT_CALL_STRIDE = 7919
 _MIN_SCALING_ROWS = 32
 
 
+def _short(value):
+    """A value for an error message: modules and classes by their name."""
+    if isinstance(value, torch.nn.Module):
+        return f"<{type(value).__name__} instance>"
+    if isinstance(value, type) or callable(value):
+        return f"<{getattr(value, '__name__', type(value).__name__)}>"
+    return repr(value)
+
+
 class BaseAutoencoder(
     DeviceStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator,
     metaclass=ABCMeta,
@@ -130,10 +139,10 @@ class BaseAutoencoder(
             return
         field = changed[0]
         param = self._output_param if field == "output" else field
-        before, after = getattr(self._spec, field), getattr(spec, field)
+        before, after = _short(getattr(self._spec, field)), _short(getattr(spec, field))
         raise ValueError(
-            f"{param}={getattr(self, param)!r} does not describe the fitted network "
-            f"({field} {before!r} != {after!r}); warm_start=True and partial_fit continue "
+            f"{param}={_short(getattr(self, param))} does not describe the fitted network "
+            f"({field} {before} != {after}); warm_start=True and partial_fit continue "
             "training the fitted network. To start afresh, call fit with "
             "warm_start=False (or fit a clone of the estimator)."
         )
@@ -241,7 +250,7 @@ class BaseAutoencoder(
             optimizer = make_optimizer(
                 self.optimizer, net.parameters(), self.learning_rate, self.weight_decay
             )
-            if optimizer_state is not None:
+            if optimizer_state is not None and self._optimizer_kind == self.optimizer:
                 optimizer.load_state_dict(optimizer_state)
                 for group in optimizer.param_groups:
                     group["lr"] = self.learning_rate
@@ -280,6 +289,7 @@ class BaseAutoencoder(
         self.scaling_ = scaling
         self.interrupted_ = result.interrupted
         self._optimizer_state = to_cpu(optimizer.state_dict())
+        self._optimizer_kind = self.optimizer  # a new kind starts with a fresh state
         self.history_ = ([] if fresh else self.history_) + result.history
         self.loss_curve_ = [r["loss"] for r in self.history_]
         self.validation_loss_curve_ = [

@@ -32,8 +32,8 @@ class NetworkSpec:
 
     n_features: int
     n_components: int
-    architecture: str  # "mlp" or "conv"
     input_shape: tuple | None
+    architecture: str  # "mlp" or "conv"
     hidden_layer_sizes: tuple | None
     conv_channels: tuple | None
     conv_hidden_layer_sizes: tuple | None

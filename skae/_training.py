@@ -292,11 +292,11 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
 
 
 def _report(record, bar):
-    # a part equal to the whole loss (a loss with one term) is not repeated
-    parts = "  ".join(
-        f"{k}={v:.5g}" for k, v in record.items()
-        if k not in ("epoch", "time", "lr") and (k == "loss" or v != record["loss"])
-    )
+    fixed = ("epoch", "loss", "validation_loss", "lr", "time")
+    terms = [k for k in record if k not in fixed]
+    shown = ["loss", *(terms if len(terms) > 1 else []), "validation_loss"]
+    # a loss of one term is not printed twice
+    parts = "  ".join(f"{k}={record[k]:.5g}" for k in shown if k in record)
     line = f"epoch {record['epoch']:4d}  {parts}  lr={record['lr']:.3g}  ({record['time']:.2f}s)"
     if bar is not None:
         bar.write(line)

@@ -1,0 +1,139 @@
+"""The training loop as users meet it: stopping rules, interruption, batches, warnings."""
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same_weights
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+import skae._training
+from skae import AutoencoderTransformer, VAEGenerator, load_model, save_model
+from skae._training import batch_bounds
+
+FAST = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0)
+
+
+def test_batch_bounds_never_leave_a_single_row():
+    for n in range(1, 300):
+        for size in (1, 2, 7, 32, 128):
+            bounds = batch_bounds(n, size)
+            assert bounds[0][0] == 0 and bounds[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+            if n > 1 and size > 1:
+                assert min(hi - lo for lo, hi in bounds) >= 2
+
+
+def test_batchnorm_encoder_trains_when_the_last_batch_has_one_row(digits):
+    X = digits[0][:144]  # 129 training rows with the default split: 128 + 1
+
+    def encoder(n_features):
+        return nn.Sequential(nn.Linear(n_features, 16), nn.BatchNorm1d(16), nn.ReLU())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = AutoencoderTransformer(2, encoder=encoder, batch_size=128, max_iter=3).fit(X)
+    assert est.n_iter_ == 3
+
+
+def test_best_weights_by_training_loss_without_a_validation_split(small_digits):
+    X = small_digits[0]
+    params = dict(n_components=3, early_stopping=True, validation_fraction=0.0,
+                  learning_rate=3e-2, learning_rate_schedule="constant", n_iter_no_change=4,
+                  **FAST)
+    full = AutoencoderTransformer(max_iter=30, **params).fit(X)
+    best = int(np.argmin(full.loss_curve_)) + 1
+    assert best < full.n_iter_  # the last epoch is not the best one
+    assert full.best_loss_ == min(full.loss_curve_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        short = AutoencoderTransformer(max_iter=best, **params).fit(X)
+    assert_same_weights(full, short)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_annealed_schedule_without_early_stopping_runs_to_its_end(schedule, small_digits):
+    est = AutoencoderTransformer(3, early_stopping=False, learning_rate_schedule=schedule,
+                                 n_iter_no_change=1, tol=10.0, max_iter=8, **FAST)
+    est.fit(small_digits[0])
+    assert est.n_iter_ == 8
+
+
+def test_plateau_of_training_loss_stops_without_early_stopping(small_digits):
+    # as scikit-learn's MLP: early_stopping=False still stops on a training-loss plateau
+    est = AutoencoderTransformer(3, early_stopping=False, n_iter_no_change=2, tol=10.0,
+                                 max_iter=20, **FAST).fit(small_digits[0])
+    assert est.n_iter_ == 3
+
+
+class _Interrupting(nn.Module):
+    """Raises KeyboardInterrupt on its fifth training call (as a Ctrl-C would)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.body = nn.Linear(n_features, 16)
+        self.calls = 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+            if self.calls == 5:
+                raise KeyboardInterrupt
+        return self.body(x)
+
+
+def test_first_ctrl_c_stops_the_fit_a_second_one_propagates(small_digits, monkeypatch):
+    monkeypatch.setattr(skae._training, "_last_interrupt", -np.inf)
+    X = small_digits[0]
+    est = AutoencoderTransformer(2, encoder=_Interrupting, max_iter=50, **FAST)
+    with pytest.warns(UserWarning, match="interrupted by the user"):
+        est.fit(X)
+    assert est.interrupted_ and est.transform(X).shape == (len(X), 2)
+    with pytest.raises(KeyboardInterrupt):  # pressed again at once: a search would stop
+        AutoencoderTransformer(2, encoder=_Interrupting, max_iter=50, **FAST).fit(X)
+    monkeypatch.setattr(skae._training, "_last_interrupt", -np.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert not AutoencoderTransformer(2, max_iter=2, **FAST).fit(X).interrupted_
+
+
+def test_convergence_warning_points_at_the_callers_line(small_digits):
+    with pytest.warns(ConvergenceWarning) as record:
+        AutoencoderTransformer(2, max_iter=1, **FAST).fit(small_digits[0])
+    assert record[0].filename == __file__
+
+
+def test_verbose_does_not_repeat_the_loss(small_digits):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        AutoencoderTransformer(2, max_iter=2, verbose=1, **FAST).fit(small_digits[0])
+        AutoencoderTransformer(2, max_iter=2, verbose=1, code_penalty="l1",
+                               **FAST).fit(small_digits[0])
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4
+    assert all("loss=" in line for line in lines)
+    assert "reconstruction=" not in lines[0] and "reconstruction=" in lines[2]
+
+
+def test_device_accepts_torch_device(small_digits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = VAEGenerator(2, device=torch.device("cpu"), max_iter=2, **FAST).fit(small_digits[0])
+    assert est.device_ == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without CUDA")
+def test_load_model_on_missing_cuda_raises_like_the_constructor(small_digits, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = AutoencoderTransformer(2, max_iter=2, **FAST).fit(small_digits[0])
+    save_model(est, tmp_path / "m")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        AutoencoderTransformer(2, device="cuda", max_iter=2, **FAST).fit(small_digits[0])
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        load_model(tmp_path / "m", device="cuda")
