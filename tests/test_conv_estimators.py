@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import assert_same_weights
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import AutoencoderTransformer, VAEGenerator
 from skae.nn._conv import ConvEncoder
@@ -60,16 +59,6 @@ def test_user_conv_modules_receive_images(small_digits):
     est = AutoencoderTransformer(n_components=4, input_shape=(1, 8, 8), encoder=_UserConvEncoder,
                                  max_iter=2, random_state=0).fit(X)
     assert est.transform(X).shape == (len(X), 4)
-
-
-# The common checks feed arrays of many widths; input_shape=(1, 1, -1) reads
-# any row as a 1 x n_features image, so the conv path runs on all of them.
-@parametrize_with_checks([
-    AutoencoderTransformer(input_shape=(1, 1, -1), **{**CONV, "max_iter": 3}),
-    VAEGenerator(input_shape=(1, 1, -1), **{**CONV, "max_iter": 3}),
-])
-def test_sklearn_checks_in_conv_mode(estimator, check):
-    check(estimator)
 
 
 def test_masking_denoiser_cleans_noisy_digits(digits):
