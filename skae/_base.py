@@ -40,15 +40,6 @@ _FIT_CALL_STRIDE = 7919
 _MIN_SCALING_ROWS = 32
 
 
-def _short(value):
-    """A value for an error message: modules and classes by their name."""
-    if isinstance(value, torch.nn.Module):
-        return f"<{type(value).__name__} instance>"
-    if isinstance(value, type) or callable(value):
-        return f"<{getattr(value, '__name__', type(value).__name__)}>"
-    return repr(value)
-
-
 class BaseAutoencoder(
     DeviceStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator,
     metaclass=ABCMeta,
@@ -132,21 +123,6 @@ class BaseAutoencoder(
             auto_batch_size=self._auto_batch_size, **self._model_kind(),
         )
 
-    def _check_same_network(self, spec):
-        """Raise unless ``spec`` describes the network that is already fitted."""
-        changed = self._spec.changed_fields(spec)
-        if not changed:
-            return
-        field = changed[0]
-        param = self._output_param if field == "output" else field
-        before, after = _short(getattr(self._spec, field)), _short(getattr(spec, field))
-        raise ValueError(
-            f"{param}={_short(getattr(self, param))} does not describe the fitted network "
-            f"({field} {before} != {after}); warm_start=True and partial_fit continue "
-            "training the fitted network. To start afresh, call fit with "
-            "warm_start=False (or fit a clone of the estimator)."
-        )
-
     # -------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -205,7 +181,7 @@ class BaseAutoencoder(
         X = self._validate_X(X, reset=fresh)
         spec = self._describe(X.shape[1])
         if not fresh:
-            self._check_same_network(spec)
+            self._spec.require_same(spec, self.get_params(deep=False), self._output_param)
         if spec.output == "sigmoid":
             check_unit_interval(X, f"{self._output_param}={getattr(self, self._output_param)!r}")
         self._check_training_data(X)

@@ -21,6 +21,15 @@ from .nn._mlp import MLPDecoder, MLPEncoder
 from .nn._network import AutoencoderNet
 
 
+def _short(value):
+    """A value for an error message: modules, classes and functions by their name."""
+    if isinstance(value, torch.nn.Module):
+        return f"<{type(value).__name__} instance>"
+    if callable(value):
+        return f"<{getattr(value, '__name__', type(value).__name__)}>"
+    return repr(value)
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """What fixes the structure of a network (and its batch size).
@@ -58,6 +67,25 @@ class NetworkSpec:
             if a is not b and a != b:
                 names.append(f.name)
         return names
+
+    def require_same(self, other, params, output_param):
+        """Raise ``ValueError`` naming the parameter if ``other`` is another network.
+
+        ``params`` are the estimator's current parameters; ``output_param``
+        names the one that sets the output (``"loss"`` or ``"likelihood"``).
+        """
+        changed = self.changed_fields(other)
+        if not changed:
+            return
+        field = changed[0]
+        param = output_param if field == "output" else field
+        before, after = _short(getattr(self, field)), _short(getattr(other, field))
+        raise ValueError(
+            f"{param}={_short(params[param])} does not describe the fitted network "
+            f"({field} {before} != {after}); warm_start=True and partial_fit continue "
+            "training the fitted network. To start afresh, call fit with "
+            "warm_start=False (or fit a clone of the estimator)."
+        )
 
     def config(self):
         """The spec as plain values (custom modules replaced by their presence)."""
