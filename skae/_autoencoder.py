@@ -1,10 +1,22 @@
 """AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
 
+import warnings
+
 import numpy as np
+import torch
 
 from ._base import BaseAutoencoder
+from ._data import BatchReader
 from ._losses import code_penalty, corrupt, reconstruction_loss
-from ._validation import Interval, Real, StrOptions, check_is_fitted
+from ._ordered import (
+    _SCORED_ROWS,
+    FULL_CODE_WEIGHT,
+    code_width_for_fraction,
+    prefix_mask,
+    prefix_r2,
+)
+from ._training import user_stacklevel
+from ._validation import Integral, Interval, Real, StrOptions, check_is_fitted
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -22,8 +34,23 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Width of the code.
+    n_components : int or float, default=2
+        Width of the code.  A float in (0, 1) is a fraction of variance, as
+        in :class:`~sklearn.decomposition.PCA`: an ordered code is trained
+        once, as wide as the number of principal components that explain
+        that fraction of (up to 2,000 rows of) the scaled training data,
+        and ``n_components_`` is the smallest prefix whose reconstructions
+        reach that fraction of the held-out variance (R², see
+        ``explained_variance_ratio_``).
+    ordered : bool or "auto", default="auto"
+        Train an ordered code, whose every prefix is a good code of its own
+        size: ``transform(X)[:, :k]`` is a k-component code and
+        :meth:`inverse_transform` accepts any ``k <= n_components_`` leading
+        columns (the missing ones are zero, as in training).  Each training
+        step adds the loss of a random, log-uniformly drawn prefix of each
+        row's code (nested dropout) to half the loss of the full code; it
+        costs about half an epoch more per epoch.  ``"auto"`` is True for a
+        fractional ``n_components``, else False.
     hidden_layer_sizes : tuple of int, default=(512, 256)
         Widths of the encoder's hidden layers, from input to code; the
         decoder mirrors them.  ``()`` gives a linear autoencoder.
@@ -153,6 +180,14 @@ default="plateau"
         weights of that epoch.
     n_iter_ : int
         Number of epochs run.
+    explained_variance_ratio_ : ndarray of shape (n_components_,)
+        Ordered codes only: the increase of the held-out R² that each
+        component adds, so that ``np.cumsum(explained_variance_ratio_)[k - 1]``
+        is the fraction of variance the first ``k`` components reconstruct.
+        Unlike PCA's, it is measured on the validation split (on the
+        training data without one), in the network's scaled units, for a
+        non-linear decoder: its entries need not decrease, and one may be
+        negative when a component adds nothing.
     n_components_ : int
         Width of the fitted code: the number of columns of
         :meth:`transform`.
@@ -184,6 +219,11 @@ default="plateau"
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
+        "ordered": [StrOptions({"auto"}), "boolean"],
         "loss": [StrOptions({"mse", "bce"})],
         "noise": [None, StrOptions({"gaussian", "mask"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
@@ -195,6 +235,7 @@ default="plateau"
         self,
         n_components=2,
         *,
+        ordered="auto",
         hidden_layer_sizes=(512, 256),
         activation="relu",
         scaling="auto",
@@ -226,6 +267,7 @@ default="plateau"
         verbose=0,
     ):
         self.n_components = n_components
+        self.ordered = ordered
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.scaling = scaling
@@ -256,6 +298,29 @@ default="plateau"
         self.random_state = random_state
         self.verbose = verbose
 
+    def _is_ordered(self):
+        return self.ordered is True or (self.ordered == "auto" and self._fraction() is not None)
+
+    def _fraction(self):
+        """``n_components`` when it is a fraction of variance, else None."""
+        n = self.n_components
+        return float(n) if isinstance(n, Real) and not isinstance(n, Integral) else None
+
+    def _code_width(self, X, fresh):
+        fraction = self._fraction()
+        if fraction is None:
+            return self.n_components
+        if self.ordered is False:
+            raise ValueError(
+                f"n_components={self.n_components} asks for a fraction of the variance, "
+                "which needs ordered codes; got ordered=False. Use ordered=True (or "
+                "'auto'), or an int n_components."
+            )
+        if not fresh and self._fitted_fraction == fraction:
+            return self._spec.n_components  # continue with the fitted width
+        mode = "global" if self.input_shape is not None and self.scaling == "auto" else self.scaling
+        return code_width_for_fraction(X, fraction, mode)
+
     def _model_kind(self):
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}
 
@@ -272,6 +337,10 @@ default="plateau"
         rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss).mean()
         loss = rec
         parts = {"reconstruction": rec}
+        if self._is_ordered():
+            prefix = self._prefix_loss(net, x, code, generator).mean()
+            loss = FULL_CODE_WEIGHT * rec + prefix
+            parts["prefix_reconstruction"] = prefix
         if self.code_penalty is not None and self.code_penalty_weight > 0:
             penalty = code_penalty(code, self.code_penalty).mean()
             loss = rec + self.code_penalty_weight * penalty
@@ -279,7 +348,39 @@ default="plateau"
         return loss, parts
 
     def _validation_loss(self, net, x, generator):
-        return reconstruction_loss(net.decode_raw(net.encode(x)), net.target(x), self.loss)
+        code = net.encode(x)
+        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss)
+        if self._is_ordered():  # the trained objective, with the loop's fixed noise
+            return FULL_CODE_WEIGHT * rec + self._prefix_loss(net, x, code, generator)
+        return rec
+
+    def _prefix_loss(self, net, x, code, generator):
+        """Per-sample loss of the reconstruction from a random prefix of each code."""
+        mask = prefix_mask(code.shape[0], code.shape[1], generator, code.device)
+        return reconstruction_loss(net.decode_raw(code * mask), net.target(x), self.loss)
+
+    def _after_fit(self, X, *, fresh, incremental, eval_rows):
+        self._fitted_fraction = self._fraction()
+        if not self._is_ordered():
+            self.__dict__.pop("explained_variance_ratio_", None)
+            return
+        width = self._spec.n_components
+        rows = np.sort(eval_rows[:_SCORED_ROWS])
+        x = BatchReader(X, self.device_).take(torch.from_numpy(rows))
+        r2 = prefix_r2(self.net_, x, width)
+        if self._fitted_fraction is not None:
+            reached = np.flatnonzero(r2 >= self._fitted_fraction)
+            self.n_components_ = int(reached[0]) + 1 if reached.size else width
+            if not reached.size:
+                warnings.warn(
+                    f"The ordered code of {width} components reconstructs only "
+                    f"{r2.max():.3f} of the held-out variance, less than "
+                    f"n_components={self.n_components}; keeping all {width}. Train longer "
+                    "or use a larger network.",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
+        self.explained_variance_ratio_ = np.diff(r2[: self.n_components_], prepend=0.0)
 
     def score_samples(self, X):
         """Negative reconstruction error of each sample (higher is better).
@@ -301,7 +402,11 @@ default="plateau"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
 
+        k, width = self.n_components_, self._spec.n_components
+
         def neg_error(x):
-            return -(self.net_(x) - x).double().square().sum(1)
+            code = self.net_.encode(x)
+            code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
+            return -(self.net_.decode(code) - x).double().square().sum(1)
 
         return self._map_rows(X, neg_error, 1, np.float64).ravel()

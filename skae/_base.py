@@ -112,14 +112,23 @@ class BaseAutoencoder(
         """
         return 0.0
 
-    def _after_fit(self, X, *, fresh, incremental):
-        """Estimator-specific steps after a successful fit, given the validated ``X``."""
+    def _after_fit(self, X, *, fresh, incremental, eval_rows):
+        """Estimator-specific steps after a successful fit.
+
+        ``X`` is the validated data and ``eval_rows`` the indices of its rows
+        held out for validation (the training rows when there are none).
+        """
+
+    def _code_width(self, X, fresh):
+        """Width of the network's code for this fit (``n_components`` by default)."""
+        return self.n_components
 
     # ------------------------------------------------------------- building
-    def _describe(self, n_features):
+    def _describe(self, n_features, code_width):
         """The :class:`~skae._network_spec.NetworkSpec` of these parameters for the data."""
+        params = {**self.get_params(deep=False), "n_components": code_width}
         return describe_network(
-            self.get_params(deep=False), n_features,
+            params, n_features,
             auto_batch_size=self._auto_batch_size, **self._model_kind(),
         )
 
@@ -179,7 +188,7 @@ class BaseAutoencoder(
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
-        spec = self._describe(X.shape[1])
+        spec = self._describe(X.shape[1], self._code_width(X, fresh))
         if not fresh:
             self._spec.require_same(spec, self.get_params(deep=False), self._output_param)
         if spec.output == "sigmoid":
@@ -273,7 +282,8 @@ class BaseAutoencoder(
         ]
         self.best_loss_ = min(result.best_loss + offset, np.inf if fresh else self.best_loss_)
         self.n_iter_ = epochs_done + len(result.history)
-        self._after_fit(X, fresh=fresh, incremental=incremental)
+        self._after_fit(X, fresh=fresh, incremental=incremental,
+                        eval_rows=(val_idx if n_val else train_idx).numpy())
         return self
 
     # ------------------------------------------------------------ inference
@@ -341,7 +351,12 @@ class BaseAutoencoder(
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return self._map_rows(X, self.net_.encode, self.n_components_, X.dtype)
+        k = self.n_components_
+
+        def encode(x):
+            return self.net_.encode(x)[:, :k]
+
+        return self._map_rows(X, encode, k, X.dtype)
 
     def inverse_transform(self, X):
         """Decode codes back to data space (the reconstruction's mean).
@@ -359,11 +374,16 @@ class BaseAutoencoder(
         check_is_fitted(self)
         X = check_array(X, dtype=_DTYPES, input_name="X")
         check_float32_range(X)
-        if X.shape[1] != self.n_components_:
+        k, width = X.shape[1], self._spec.n_components
+        prefixes = getattr(self, "explained_variance_ratio_", None) is not None
+        if k != self.n_components_ and not (prefixes and 1 <= k < self.n_components_):
+            expected = f"at most {self.n_components_}" if prefixes else self.n_components_
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} expects "
-                f"{self.n_components_} components as input to inverse_transform."
+                f"X has {k} features, but {type(self).__name__} expects {expected} "
+                "components as input to inverse_transform."
             )
+        if k < width:  # an ordered code's trailing components are zero, as in training
+            X = np.hstack([X, np.zeros((X.shape[0], width - k), dtype=X.dtype)])
         return self._map_rows(X, self.net_.decode, self.n_features_in_, X.dtype)
 
     def score(self, X, y=None):

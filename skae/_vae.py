@@ -342,7 +342,7 @@ default="plateau"
     def _loss_offset(self, net):
         return -float(net.log_jacobian())
 
-    def _after_fit(self, X, *, fresh, incremental):
+    def _after_fit(self, X, *, fresh, incremental, eval_rows):
         self.reconstruction_loss_curve_ = [r["reconstruction"] for r in self.history_]
         self.kl_loss_curve_ = [r["kl"] for r in self.history_]
         if fresh:

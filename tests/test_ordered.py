@@ -1,0 +1,119 @@
+"""Ordered codes, n_components as a fraction of variance, explained_variance_ratio_."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+
+from skae import AutoencoderTransformer
+
+FAST = dict(hidden_layer_sizes=(64,), max_iter=40, random_state=0)
+
+
+def quiet_fit(est, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X)
+
+
+def prefix_errors(est, X, ks):
+    """Errors of the reconstructions from the first k components (the rest zero)."""
+    Z = est.transform(X)
+    errors = []
+    for k in ks:
+        padded = np.hstack([Z[:, :k], np.zeros((len(X), Z.shape[1] - k))])
+        errors.append(((X - est.inverse_transform(padded)) ** 2).sum(1).mean())
+    return errors
+
+
+@pytest.fixture(scope="module")
+def ordered_and_plain(digits):
+    X = digits[0][:1200]
+    ordered = quiet_fit(AutoencoderTransformer(8, ordered=True, **FAST), X)
+    plain = quiet_fit(AutoencoderTransformer(8, **FAST), X)
+    return X, ordered, plain
+
+
+def test_prefixes_of_an_ordered_code_are_codes(ordered_and_plain, one_torch_thread):
+    X, ordered, plain = ordered_and_plain
+    errs_ordered = prefix_errors(ordered, X, [1, 2, 4, 8])
+    errs_plain = prefix_errors(plain, X, [1, 2, 4, 8])
+    assert np.all(np.diff(errs_ordered) < 0)  # every added component helps
+    # a plain code's prefixes are poor; the ordered code's are good
+    assert errs_ordered[1] < 0.8 * errs_plain[1] and errs_ordered[2] < 0.8 * errs_plain[2]
+
+
+def test_explained_variance_ratio_reads_like_pcas(ordered_and_plain):
+    X, ordered, plain = ordered_and_plain
+    evr = ordered.explained_variance_ratio_
+    assert evr.shape == (8,) and not hasattr(plain, "explained_variance_ratio_")
+    cum = np.cumsum(evr)
+    assert 0 < cum[0] and cum[-1] < 1 and cum[-1] > 0.6
+    # it is the reconstructed fraction of variance of the held-out rows
+    est = clone(ordered).set_params(early_stopping=False)
+    est = quiet_fit(est, X)
+    Z = est.transform(X)
+    rec = est.inverse_transform(Z[:, :4])
+    scale = est.net_.scale.numpy()
+    r2 = 1 - (((X - rec) / scale) ** 2).sum() / (((X - est.net_.mean.numpy()) / scale) ** 2).sum()
+    assert np.cumsum(est.explained_variance_ratio_)[3] == pytest.approx(r2, abs=1e-4)
+
+
+def test_fraction_keeps_the_smallest_prefix_that_reaches_it(digits, one_torch_thread):
+    X = digits[0][:1200]
+    est = quiet_fit(AutoencoderTransformer(0.7, **FAST), X)
+    width = est._spec.n_components
+    assert width == PCA(0.7, svd_solver="full").fit(X).n_components_
+    k = est.n_components_
+    cum = np.cumsum(est.explained_variance_ratio_)
+    assert len(cum) == k and cum[-1] >= 0.7 and (k == 1 or cum[-2] < 0.7)
+    assert k <= width
+    assert est.transform(X).shape == (len(X), k)
+    assert len(est.get_feature_names_out()) == k
+    assert est.inverse_transform(est.transform(X)[:, :2]).shape == X.shape
+    scores = est.score_samples(X)
+    np.testing.assert_allclose(
+        -scores, ((X - est.inverse_transform(est.transform(X))) ** 2).sum(1), rtol=1e-5
+    )
+
+
+def test_integer_n_components_sets_n_components_(digits):
+    est = quiet_fit(AutoencoderTransformer(3, hidden_layer_sizes=(8,), max_iter=2), digits[0])
+    assert est.n_components_ == 3
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [({"n_components": 1.5}, "n_components"), ({"n_components": 0.0}, "n_components"),
+     ({"n_components": 0.9, "ordered": False}, r"n_components=0.9 .*ordered=False"),
+     ({"ordered": "yes"}, "ordered")],
+)
+def test_bad_fraction_or_ordered(params, match, digits):
+    with pytest.raises(ValueError, match=match):
+        AutoencoderTransformer(**{"hidden_layer_sizes": (8,), "max_iter": 2, **params}).fit(
+            digits[0][:100])
+
+
+def test_prefix_wider_than_the_code_is_refused(ordered_and_plain):
+    X, ordered, plain = ordered_and_plain
+    with pytest.raises(ValueError, match="expects at most 8 components"):
+        ordered.inverse_transform(np.zeros((2, 9)))
+    with pytest.raises(ValueError, match="expects 8 components"):
+        plain.inverse_transform(np.zeros((2, 4)))  # a plain code has no usable prefixes
+
+
+def test_ordered_codes_with_partial_fit_and_warm_start(digits):
+    X = digits[0][:600]
+    est = AutoencoderTransformer(0.6, hidden_layer_sizes=(32,), random_state=0)
+    for chunk in np.array_split(X, 3):
+        est.partial_fit(chunk)
+    assert est.n_iter_ == 3 and len(est.explained_variance_ratio_) == est.n_components_
+    warm = AutoencoderTransformer(0.6, hidden_layer_sizes=(32,), max_iter=3, warm_start=True,
+                                  random_state=0)
+    quiet_fit(warm, X)
+    width = warm._spec.n_components
+    quiet_fit(warm, X[::-1][:100])  # a warm start keeps the fitted width
+    assert warm._spec.n_components == width and warm.n_iter_ == 6
