@@ -54,7 +54,7 @@ def code_width_for_fraction(X, fraction, scaling):
     mean, scale, _ = data_scaling(rows, scaling)
     rows = (rows - mean) / scale
     pca = PCA(n_components=fraction, svd_solver="full").fit(rows)
-    return max(1, int(pca.n_components_))
+    return int(min(rows.shape[1], max(1, pca.n_components_)))
 
 
 def prefix_r2(net, x, width):

@@ -12,8 +12,10 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["plot_image_grid", "plot_latent_2d", "plot_loss_curve", "plot_reconstructions",
-           "plot_samples"]
+from ._plotting_variance import plot_explained_variance
+
+__all__ = ["plot_explained_variance", "plot_image_grid", "plot_latent_2d", "plot_loss_curve",
+           "plot_reconstructions", "plot_samples"]
 
 _MAX_LEGEND_CLASSES = 20
 
