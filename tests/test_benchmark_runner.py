@@ -21,10 +21,6 @@ METRICS = ("recon_error", "mse_per_feature", "r2", "logreg_acc", "knn_acc", "fit
            "transform_samples_per_s")
 
 
-def _vae_available():
-    return _methods._import_error("skae", "VAEGenerator")[0] is not None
-
-
 def _run(tmp_path, capsys, *args):
     out = tmp_path / "out"
     status = main([*args, "--quick", "--output-dir", str(out)])
@@ -65,7 +61,7 @@ def test_digits_quick(tmp_path, capsys):
     status, stdout, report, out = _run(
         tmp_path, capsys, "--dataset", "digits", "--max-kernel-pca-samples", "100")
     assert status == 0
-    methods = ["pca", "autoencoder", "autoencoder_conv"] + (["vae"] if _vae_available() else [])
+    methods = ["pca", "autoencoder", "autoencoder_conv", "vae"]
     _check_records(report, methods, [2, 10, 30])
     assert set(report) >= {"dataset", "config", "environment", "metrics", "results",
                            "skipped", "failed", "notes", "plots"}
@@ -74,14 +70,13 @@ def test_digits_quick(tmp_path, capsys):
     [skip] = [s for s in report["skipped"] if s["method"] == "kernel_pca"]
     assert "300 training samples exceed --max-kernel-pca-samples=100" in skip["reason"]
     assert "Skipping kernel_pca: 300 training samples exceed" in stdout
-    if _vae_available():
-        [vae] = [r for r in report["results"] if r["method"] == "vae"][:1]
-        assert vae["params"]["likelihood"] == "bernoulli"
+    vae = next(r for r in report["results"] if r["method"] == "vae")
+    assert vae["params"]["likelihood"] == "bernoulli"
     conv = next(r for r in report["results"] if r["method"] == "autoencoder_conv")
     assert conv["params"]["input_shape"] == [1, 8, 8] and conv["n_iter"] <= 3
     assert HEADER in stdout and "[1/" in stdout and "pca k=2:" in stdout
     pngs = ["error_vs_components.png", "accuracy_vs_components.png", "reconstructions.png",
-            "latent_2d.png"] + (["vae_samples.png"] if _vae_available() else [])
+            "latent_2d.png", "vae_samples.png"]
     _check_pngs(out, pngs)
     assert all(report["plots"][name] == str(out / name) for name in pngs)
     markdown = (out / "results.md").read_text(encoding="utf-8")
@@ -92,14 +87,13 @@ def test_digits_quick(tmp_path, capsys):
 def test_wine_quick_tabular(tmp_path, capsys):
     status, stdout, report, out = _run(tmp_path, capsys, "--dataset", "wine")
     assert status == 0
-    methods = ["pca", "kernel_pca", "autoencoder"] + (["vae"] if _vae_available() else [])
+    methods = ["pca", "kernel_pca", "autoencoder", "vae"]
     _check_records(report, methods, [2, 10, 12])  # 30 is capped at n_features - 1 = 12
     assert report["config"]["requested_n_components"] == [2, 10, 30]
     assert any("n_components=30 capped at 12" in note for note in report["notes"])
     assert report["skipped"] == [] and not report["dataset"]["unit_interval"]
-    if _vae_available():
-        vae = next(r for r in report["results"] if r["method"] == "vae")
-        assert vae["params"]["likelihood"] == "gaussian"
+    vae = next(r for r in report["results"] if r["method"] == "vae")
+    assert vae["params"]["likelihood"] == "gaussian"
     kpca = next(r for r in report["results"] if r["method"] == "kernel_pca")
     assert kpca["params"]["alpha"] == _methods.KERNEL_PCA_ALPHA
     _check_pngs(out, ["error_vs_components.png", "accuracy_vs_components.png",
@@ -163,10 +157,9 @@ def test_failures_and_missing_estimators_are_recorded(tmp_path, capsys, monkeypa
 
     monkeypatch.setitem(_methods.METHODS, "kernel_pca",
                         _methods.Method("kernel_pca", "broken", broken, lambda *a: None))
-    real = _methods._import_error
-    monkeypatch.setattr(_methods, "_import_error", lambda module, attr: (
-        (None, "skae.VAEGenerator is not available (test)") if attr == "VAEGenerator"
-        else real(module, attr)))
+    vae = _methods.METHODS["vae"]
+    monkeypatch.setitem(_methods.METHODS, "vae", _methods.Method(
+        "vae", vae.description, vae.make, lambda *a: "skae.VAEGenerator is not available (test)"))
     status, stdout, report, _ = _run(
         tmp_path, capsys, "--dataset", "wine", "--methods", "pca", "kernel_pca", "vae",
         "--n-components", "2", "--no-plots")

@@ -114,7 +114,7 @@ def _make_plots(out_dir, dataset, run, ks, seed):
         else:
             try:
                 draw(path)
-            except Exception as exc:  # e.g. skae.plotting not importable yet
+            except Exception as exc:  # e.g. matplotlib is not installed
                 plots[name] = f"skipped: {type(exc).__name__}: {exc}"
             else:
                 plots[name] = str(path)

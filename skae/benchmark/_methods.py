@@ -6,13 +6,16 @@ Every method is a :class:`Method`: a name, a one-line description, a factory
 returns the reason why the method is skipped on a data set (or None).
 
 The neural methods are benchmarked with the package defaults: nothing is
-tuned per data set.  Their imports are lazy, so a method whose estimator is
-not importable is skipped with the import error as the reason instead of
-breaking the whole benchmark.
+tuned per data set.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from sklearn.decomposition import PCA, KernelPCA
+
+from .._autoencoder import AutoencoderTransformer
+from .._vae import VAEGenerator
 
 #: Ridge of KernelPCA's learned pre-image (inverse_transform).  scikit-learn's
 #: default (1.0) over-smooths the reconstructions of standardised or [0, 1]
@@ -50,25 +53,11 @@ class Method:
     neural: bool = False
 
 
-def _import_error(module, attr):
-    """Return ``(object, None)`` or ``(None, reason)`` for a lazy import."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), attr), None
-    except (ImportError, AttributeError) as exc:
-        return None, f"{module}.{attr} is not available ({type(exc).__name__}: {exc})"
-
-
 def _make_pca(n, dataset, seed):
-    from sklearn.decomposition import PCA
-
     return PCA(n_components=n, random_state=seed)
 
 
 def _make_kernel_pca(n, dataset, seed):
-    from sklearn.decomposition import KernelPCA
-
     return KernelPCA(
         n_components=n, kernel="rbf", gamma=None, fit_inverse_transform=True,
         alpha=KERNEL_PCA_ALPHA, random_state=seed,
@@ -76,25 +65,18 @@ def _make_kernel_pca(n, dataset, seed):
 
 
 def _make_autoencoder(n, dataset, seed):
-    cls, reason = _import_error("skae", "AutoencoderTransformer")
-    if cls is None:
-        raise ImportError(reason)
-    return cls(n_components=n, random_state=seed)
+    return AutoencoderTransformer(n_components=n, random_state=seed)
 
 
 def _make_autoencoder_conv(n, dataset, seed):
-    cls, reason = _import_error("skae", "AutoencoderTransformer")
-    if cls is None:
-        raise ImportError(reason)
-    return cls(n_components=n, input_shape=tuple(dataset.image_shape), random_state=seed)
+    return AutoencoderTransformer(
+        n_components=n, input_shape=tuple(dataset.image_shape), random_state=seed
+    )
 
 
 def _make_vae(n, dataset, seed):
-    cls, reason = _import_error("skae", "VAEGenerator")
-    if cls is None:
-        raise ImportError(reason)
     likelihood = "bernoulli" if dataset.unit_interval else "gaussian"
-    return cls(n_components=n, likelihood=likelihood, random_state=seed)
+    return VAEGenerator(n_components=n, likelihood=likelihood, random_state=seed)
 
 
 def _always(dataset, n_train, options):
@@ -111,17 +93,10 @@ def _kernel_pca_skip(dataset, n_train, options):
     return None
 
 
-def _needs(module, attr):
-    def skip(dataset, n_train, options):
-        return _import_error(module, attr)[1]
-
-    return skip
-
-
 def _conv_skip(dataset, n_train, options):
     if dataset.image_shape is None:
         return "not image data (the data set has no image_shape)"
-    return _needs("skae", "AutoencoderTransformer")(dataset, n_train, options)
+    return None
 
 
 METHODS = {
@@ -135,7 +110,7 @@ METHODS = {
         ),
         Method(
             "autoencoder", "skae AutoencoderTransformer, package defaults (MLP)",
-            _make_autoencoder, _needs("skae", "AutoencoderTransformer"), neural=True,
+            _make_autoencoder, _always, neural=True,
         ),
         Method(
             "autoencoder_conv",
@@ -146,7 +121,7 @@ METHODS = {
             "vae",
             "skae VAEGenerator, package defaults, bernoulli likelihood for [0, 1] data "
             "else gaussian",
-            _make_vae, _needs("skae", "VAEGenerator"), neural=True,
+            _make_vae, _always, neural=True,
         ),
     ]
 }

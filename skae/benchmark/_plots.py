@@ -2,8 +2,8 @@
 
 No pyplot state is created or left behind (the figures are never shown), so
 the benchmark runs the same on a headless machine.  :mod:`skae.plotting` is
-imported lazily: the latent maps and VAE samples use it, and are skipped with
-a note while it is not importable.
+imported lazily (it needs matplotlib): the latent maps and VAE samples use
+it, and a plot that cannot be drawn is skipped with a note.
 """
 
 import numpy as np
