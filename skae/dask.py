@@ -109,6 +109,9 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
 def transform_dask_array(estimator, X):
     """Lazily encode a Dask array with a fitted estimator, block by block.
 
+    Nothing is computed here: the result is a Dask array whose blocks call
+    ``estimator.transform`` on the matching row blocks of ``X``.
+
     Parameters
     ----------
     estimator : fitted skae estimator

