@@ -123,12 +123,23 @@ class BaseAutoencoder(
         """Width of the network's code for this fit (``n_components`` by default)."""
         return self.n_components
 
+    def _check_targets(self, X, y, fresh):
+        """Validate ``y`` against the validated ``X``; None when ``y`` is not used.
+
+        Estimators that train on labels return an object with a ``classes``
+        tuple and a ``reader(X, device)`` method giving the batch reader of
+        the fit; they may set label attributes here (a failing fit restores
+        the estimator).  By default ``y`` is ignored.
+        """
+        return None
+
     # ------------------------------------------------------------- building
-    def _describe(self, n_features, code_width):
+    def _describe(self, n_features, code_width, targets=None):
         """The :class:`~skae._network_spec.NetworkSpec` of these parameters for the data."""
         params = {**self.get_params(deep=False), "n_components": code_width}
+        classes = None if targets is None else targets.classes
         return describe_network(
-            params, n_features,
+            params, n_features, classes=classes,
             auto_batch_size=self._auto_batch_size, **self._model_kind(),
         )
 
@@ -142,15 +153,16 @@ class BaseAutoencoder(
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.  Sparse matrices are densified one batch at a
             time and memory-mapped arrays are read one batch at a time.
-        y : Ignored
-            Not used, present for API consistency by convention.
+        y : array-like of shape (n_samples,) or None, default=None
+            Class labels for a conditional :class:`VAEGenerator`; ignored
+            otherwise (present for API consistency by convention).
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, incremental=False)
+        return self._fit(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -164,31 +176,33 @@ class BaseAutoencoder(
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A chunk of training data.
-        y : Ignored
-            Not used, present for API consistency by convention.
+        y : array-like of shape (n_samples,) or None, default=None
+            Class labels for a conditional :class:`VAEGenerator` (the first
+            chunk fixes ``classes_``); ignored otherwise.
 
         Returns
         -------
         self : object
             The updated estimator.
         """
-        return self._fit(X, incremental=True)
+        return self._fit(X, y, incremental=True)
 
-    def _fit(self, X, *, incremental):
+    def _fit(self, X, y, *, incremental):
         """Fit, or leave the estimator exactly as it was if anything raises."""
         snapshot = dict(self.__dict__)
         try:
-            return self._fit_or_raise(X, incremental=incremental)
+            return self._fit_or_raise(X, y, incremental=incremental)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise
 
-    def _fit_or_raise(self, X, *, incremental):
+    def _fit_or_raise(self, X, y, *, incremental):
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
-        spec = self._describe(X.shape[1], self._code_width(X, fresh))
+        targets = self._check_targets(X, y, fresh)
+        spec = self._describe(X.shape[1], self._code_width(X, fresh), targets)
         if not fresh:
             self._spec.require_same(spec, self.get_params(deep=False), self._output_param)
         if spec.output == "sigmoid":
@@ -215,7 +229,7 @@ class BaseAutoencoder(
         n_calls = 0 if fresh else self._n_fit_calls
         call_seed = (seed + _FIT_CALL_STRIDE * n_calls) % 2**62
         generator = make_generator(call_seed, "cpu")
-        reader = BatchReader(X, device)
+        reader = BatchReader(X, device) if targets is None else targets.reader(X, device)
         perm = torch.randperm(n_samples, generator=generator)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
         with isolated_torch_rng(call_seed, device):

@@ -10,12 +10,14 @@ from ._vae_model import LOG_2PI, gaussian_kl
 _DECODE_VALUES = 2**22  # decoder outputs per call while importance sampling
 
 
-def log_marginal(net, x, k, key):
+def log_marginal(net, x, k, key, labels=None):
     """Per-row ELBO (``k == 1``) or importance-weighted bound with ``k`` samples.
 
     ``net`` is a :class:`~skae._vae_model.VariationalNet`; the result is in
-    nats of the density of ``x`` in data units.  ``key`` (bytes) keys the
-    per-row noise; see :class:`RowNoise`.
+    nats of the density of ``x`` in data units (of ``x`` given ``labels``,
+    one-hot rows, for a conditional net).  ``key`` (bytes) keys the per-row
+    noise; see :class:`RowNoise`.  The noise depends on ``x`` only, so the
+    scores of one row under different labels share their draws.
     """
     d = net.n_components
     mean, logvar = net.posterior(x)
@@ -23,7 +25,7 @@ def log_marginal(net, x, k, key):
     rows = RowNoise(x, key, d)
     if k == 1:
         z = mean + std * rows.draw(1)[:, 0]
-        rec = net.log_likelihood(net.decode_raw(z).double(), x)
+        rec = net.log_likelihood(net.decode_raw(net.condition(z, labels)).double(), x)
         return rec - gaussian_kl(mean.double(), logvar.double())
     n, n_features = x.shape[0], net.n_features
     chunk = max(1, _DECODE_VALUES // (n * n_features))
@@ -32,7 +34,11 @@ def log_marginal(net, x, k, key):
         m = min(chunk, k - start)
         eps = rows.draw(m)  # (n, m, d)
         z = mean[:, None] + std[:, None] * eps
-        out = net.decode_raw(z.reshape(n * m, d)).reshape(n, m, n_features)
+        code = z.reshape(n * m, d)
+        if labels is not None:  # each row's label, repeated for its m draws
+            labels_m = labels[:, None].expand(n, m, labels.shape[1])
+            code = net.condition(code, labels_m.reshape(n * m, -1))
+        out = net.decode_raw(code).reshape(n, m, n_features)
         eps = eps.double()
         log_joint = net.log_likelihood(out.double(), x[:, None]) - 0.5 * (
             z.double().square().sum(-1) + d * LOG_2PI

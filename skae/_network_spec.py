@@ -54,6 +54,8 @@ class NetworkSpec:
     observation_variance: object  # "learned", a float, or None
     scaling: str
     batch_size: int = field(compare=False)
+    conditional: bool = False  # the decoder also reads a one-hot class label
+    classes: tuple | None = None  # the labels of a conditional model, in order
 
     def changed_fields(self, other):
         """Names of the structural fields in which ``other`` differs from this spec."""
@@ -78,6 +80,13 @@ class NetworkSpec:
         if not changed:
             return
         field = changed[0]
+        if field == "classes" and "conditional" not in changed:
+            raise ValueError(
+                f"y holds the classes {list(other.classes)}, but the fitted conditional "
+                f"model was trained on the classes {list(self.classes)}; warm_start=True "
+                "and partial_fit continue training the fitted network. To start afresh, "
+                "call fit with warm_start=False (or fit a clone of the estimator)."
+            )
         param = output_param if field == "output" else field
         before, after = _short(getattr(self, field)), _short(getattr(other, field))
         raise ValueError(
@@ -98,24 +107,30 @@ class NetworkSpec:
     def from_config(cls, values, *, encoder=None, decoder=None):
         """Inverse of :meth:`config`, given the custom modules if any."""
         values = dict(values, encoder=encoder, decoder=decoder)
+        values.setdefault("conditional", False)
+        values.setdefault("classes", None)
         for key in ("input_shape", "hidden_layer_sizes", "conv_channels",
-                    "conv_hidden_layer_sizes"):
+                    "conv_hidden_layer_sizes", "classes"):
             if values[key] is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
 
     def build(self):
         """A freshly initialised network of this structure (weights from torch's RNG)."""
+        n_classes = len(self.classes) if self.conditional else 0
+        # a conditional decoder reads the code followed by the one-hot label
         context = {"n_features": self.n_features, "n_components": self.n_components,
                    "input_shape": self.input_shape}
+        decoder_context = dict(context, n_components=self.n_components + n_classes)
         encoder, decoder = self._default_modules()
         if self.encoder is not None:
             encoder = resolve_module(self.encoder, "encoder", context)
         if self.decoder is not None:
-            decoder = resolve_module(self.decoder, "decoder", context)
+            decoder = resolve_module(self.decoder, "decoder", decoder_context)
         shape = (2, *(self.input_shape or (self.n_features,)))
         width = output_width(encoder, torch.zeros(shape), "encoder")
-        produced = output_width(decoder, torch.zeros(2, self.n_components), "decoder")
+        produced = output_width(decoder, torch.zeros(2, self.n_components + n_classes),
+                                "decoder")
         if produced != self.n_features:
             raise ValueError(
                 f"The decoder returns {produced} values per sample, but X has "
@@ -125,28 +140,31 @@ class NetworkSpec:
         if self.likelihood is None:
             return AutoencoderNet(*args, input_shape=self.input_shape, output=self.output)
         likelihood = make_likelihood(self.likelihood, self.observation_variance)
-        return VariationalNet(*args, likelihood=likelihood, input_shape=self.input_shape)
+        return VariationalNet(*args, likelihood=likelihood, input_shape=self.input_shape,
+                              n_classes=n_classes)
 
     def _default_modules(self):
         """The built-in encoder and decoder (only the parts the user did not supply)."""
         encoder = decoder = None
+        width = self.n_components + (len(self.classes) if self.conditional else 0)
         if self.architecture == "conv":
             channels, dense = self.conv_channels, self.conv_hidden_layer_sizes
             if self.encoder is None:
                 encoder = ConvEncoder(self.input_shape, channels, self.activation, hidden=dense)
             if self.decoder is None:
-                decoder = ConvDecoder(self.n_components, self.input_shape, channels[::-1],
+                decoder = ConvDecoder(width, self.input_shape, channels[::-1],
                                       self.activation, hidden=dense[::-1])
             return encoder, decoder
         hidden = self.hidden_layer_sizes
         if self.encoder is None:
             encoder = MLPEncoder(self.n_features, hidden, self.activation)
         if self.decoder is None:
-            decoder = MLPDecoder(self.n_components, hidden, self.n_features, self.activation)
+            decoder = MLPDecoder(width, hidden, self.n_features, self.activation)
         return encoder, decoder
 
 
-def describe_network(params, n_features, *, output, likelihood=None, auto_batch_size):
+def describe_network(params, n_features, *, output, likelihood=None, auto_batch_size,
+                     classes=None):
     """Work out the :class:`NetworkSpec` for an estimator's ``params`` and ``n_features``.
 
     Parameters
@@ -158,6 +176,8 @@ def describe_network(params, n_features, *, output, likelihood=None, auto_batch_
     likelihood : {"gaussian", "bernoulli"} or None
     auto_batch_size : dict
         What ``batch_size="auto"`` means for ``"mlp"`` and ``"conv"``.
+    classes : tuple or None
+        The class labels of a conditional model (``params["conditional"]``).
 
     Raises
     ------
@@ -199,4 +219,6 @@ def describe_network(params, n_features, *, output, likelihood=None, auto_batch_
         observation_variance=variance,
         scaling=params["scaling"],
         batch_size=int(batch_size),
+        conditional=bool(params.get("conditional", False)),
+        classes=tuple(classes) if params.get("conditional", False) else None,
     )

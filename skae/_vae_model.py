@@ -91,13 +91,31 @@ class VariationalNet(AutoencoderNet):
     (what :meth:`encode` returns) and its log-variance.  ``likelihood`` is a
     :class:`GaussianLikelihood` or :class:`BernoulliLikelihood`; its
     parameters are trained, pickled and moved with the network.
+
+    With ``n_classes > 0`` the model is conditional, ``p(x|z, y)``: training
+    rows carry the one-hot label after their ``n_features`` values
+    (:meth:`split`), the encoder reads the features only (``q(z|x)``, so
+    codes need no label) and the decoder reads the code followed by the
+    one-hot label (:meth:`condition`).
     """
 
     def __init__(self, encoder, decoder, feature_width, n_components, n_features, *,
-                 likelihood, input_shape=None):
+                 likelihood, input_shape=None, n_classes=0):
         super().__init__(encoder, decoder, feature_width, n_components, n_features,
                          n_heads=2, input_shape=input_shape, output=likelihood.output)
         self.likelihood = likelihood
+        self.n_classes = n_classes
+
+    def split(self, rows):
+        """Rows of features (and one-hot labels, if conditional) -> ``(x, labels)``."""
+        if not self.n_classes:
+            return rows, None
+        return rows[:, :self.n_features], rows[:, self.n_features:]
+
+    @staticmethod
+    def condition(z, labels):
+        """The decoder's input: the code, followed by the one-hot labels if any."""
+        return z if labels is None else torch.cat([z, labels.to(z.dtype)], -1)
 
     def posterior(self, x):
         """Mean and clamped log-variance of ``q(z|x)`` for data ``x``."""
@@ -124,12 +142,18 @@ class VariationalNet(AutoencoderNet):
         log_p = self.likelihood.log_prob(out, target, scale)
         return log_p + self.log_jacobian().to(out.dtype) if data_units else log_p
 
-    def elbo_terms(self, x, generator, *, data_units=True):
-        """Per-sample ``-log p(x|z)`` at one reparameterised ``z``, and the analytic KL."""
+    def elbo_terms(self, rows, generator, *, data_units=True):
+        """Per-sample ``-log p(x|z)`` at one reparameterised ``z``, and the analytic KL.
+
+        ``rows`` are training rows: the features, then the one-hot labels of
+        a conditional model.
+        """
+        x, labels = self.split(rows)
         mean, logvar = self.posterior(x)
         eps = torch.randn(mean.shape, generator=generator, device=generator.device)
         z = mean + torch.exp(0.5 * logvar) * eps.to(mean.device, mean.dtype)
-        rec = -self.log_likelihood(self.decode_raw(z), x, data_units=data_units)
+        out = self.decode_raw(self.condition(z, labels))
+        rec = -self.log_likelihood(out, x, data_units=data_units)
         return rec, gaussian_kl(mean, logvar)
 
     def noise_std(self):
