@@ -45,7 +45,7 @@ def _dense(X):
 def _image_shape(image_shape, n_features, estimator=None):
     """Resolve ``image_shape`` to ``(C, H, W)`` with ``C*H*W == n_features``."""
     if image_shape is None and estimator is not None:
-        image_shape = getattr(estimator, "input_shape", None)
+        image_shape = getattr(estimator, "input_shape_", None)  # resolved at fit
     if image_shape is None:
         side = math.isqrt(n_features)
         if side * side != n_features:
@@ -145,7 +145,7 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, cmap="gr
         Images as rows; the first ``n_images`` (at most n_samples) are shown.
     n_images : int, default=8
     image_shape : tuple of int, default=None
-        ``(C, H, W)`` or ``(H, W)``; by default the estimator's ``input_shape``,
+        ``(C, H, W)`` or ``(H, W)``; by default the estimator's fitted ``input_shape_``,
         else a square grey image.
     cmap, fig
         As in :func:`plot_image_grid`.
@@ -184,7 +184,7 @@ def plot_samples(estimator, *, n_samples=16, image_shape=None, random_state=None
         E.g. :class:`skae.VAEGenerator`.
     n_samples : int, default=16
     image_shape : tuple of int, default=None
-        ``(C, H, W)`` or ``(H, W)``; by default the estimator's ``input_shape``,
+        ``(C, H, W)`` or ``(H, W)``; by default the estimator's fitted ``input_shape_``,
         else a square grey image.
     random_state : int, RandomState instance or None, default=None
         Passed to ``sample``.

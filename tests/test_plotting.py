@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, VAEGenerator
 from skae.plotting import (
     plot_image_grid,
     plot_latent_2d,
@@ -105,11 +105,14 @@ def test_plot_reconstructions_pca_and_fig(pca, digits):
     assert len(plot_reconstructions(pca, X[:2], n_images=8).axes) == 4
 
 
-def test_plot_reconstructions_uses_input_shape(digits):
+def test_plot_reconstructions_uses_the_resolved_input_shape(digits):
     X, _ = digits
-    est = PCA(n_components=2).fit(X)
-    est.input_shape = (1, 4, 16)
+    est = AutoencoderTransformer(2, input_shape=(1, 4, -1), architecture="mlp",
+                                 hidden_layer_sizes=(8,), max_iter=1).fit(X)
     fig = plot_reconstructions(est, X, n_images=2)
+    assert fig.axes[0].images[0].get_array().shape == (4, 16)
+    fig = plot_samples(VAEGenerator(2, input_shape=(1, -1, 16), architecture="mlp",
+                                    hidden_layer_sizes=(8,), max_iter=1).fit(X), n_samples=2)
     assert fig.axes[0].images[0].get_array().shape == (4, 16)
     fig = plot_reconstructions(est, X, n_images=2, image_shape=(2, 32))  # explicit wins
     assert fig.axes[0].images[0].get_array().shape == (2, 32)
