@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SKAE_VENV", ROOT / ".venv"))
-EXTRAS = "test,benchmark,speed"
+EXTRAS = "test,benchmark,speed,onnx"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 

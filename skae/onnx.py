@@ -1,0 +1,240 @@
+"""ONNX export of fitted skae estimators, alone or inside scikit-learn pipelines.
+
+Importing this module registers a shape calculator and a converter for
+:class:`~skae.AutoencoderTransformer` and :class:`~skae.VAEGenerator` with
+skl2onnx (its ``update_registered_converter`` route for custom estimators),
+so that ``skl2onnx.to_onnx`` converts them on their own or as one step of a
+:class:`~sklearn.pipeline.Pipeline`::
+
+    import skl2onnx
+    import skae.onnx  # noqa: F401  (registers the converters)
+
+    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(), LogisticRegression())
+    onx = skl2onnx.to_onnx(pipe.fit(X, y), X[:1])
+
+The converted step computes ``transform``: the fitted network's encoder,
+with the estimator's internal standardisation ``(x - mean_) / scale_`` and,
+for convolutional nets, the reshape of rows to ``(N, C, H, W)``, inside the
+graph; the posterior mean for a :class:`~skae.VAEGenerator`; the first
+``n_components_`` columns for ordered codes.  The network is exported by
+``torch.onnx.export`` (the ``torch.export``-based exporter, at the opset the
+conversion targets) with a dynamic batch axis and spliced into the skl2onnx
+graph.  The network computes in float32 as in ``transform``; float64 inputs
+are cast to float32 on the way in and the codes back to float64 on the way
+out.
+
+Needs the ``onnx`` extra: ``pip install skae[onnx]`` (onnx, onnxscript,
+skl2onnx, and onnxruntime to run the exported models).
+"""
+
+import copy
+import logging
+import warnings
+
+try:
+    import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
+    import skl2onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.utils import check_input_and_output_numbers
+except ImportError as exc:  # pragma: no cover - exercised by monkeypatching imports
+    raise ImportError(
+        f"skae.onnx needs the optional dependency {exc.name!r}, which is not installed. "
+        "Install the ONNX extra with `pip install skae[onnx]` (onnx, onnxscript, "
+        "skl2onnx and onnxruntime)."
+    ) from exc
+
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._autoencoder import AutoencoderTransformer
+from ._vae import VAEGenerator
+
+__all__ = ["register_converters"]
+
+_ALIASES = {
+    AutoencoderTransformer: "SkaeAutoencoderTransformer",
+    VAEGenerator: "SkaeVAEGenerator",
+}
+# torch.onnx's registry logs one line per missing torchvision operator.
+_NOISY_LOGGER = "torch.onnx._internal.exporter._registration"
+
+
+class _Encoder(torch.nn.Module):
+    """``transform`` as a module: the first ``n_components`` columns of ``net.encode``."""
+
+    def __init__(self, net, n_components):
+        super().__init__()
+        self.net = net
+        self.n_components = n_components
+
+    def forward(self, x):
+        return self.net.encode(x)[:, : self.n_components]
+
+
+def _export_encoder(estimator, opset=None):
+    """The estimator's ``transform`` as an ONNX model (float32 in and out).
+
+    Parameters
+    ----------
+    estimator : AutoencoderTransformer or VAEGenerator
+        A fitted estimator.
+    opset : int or None, default=None
+        Opset of the default ONNX domain; None lets torch choose.
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        One input ``X`` of shape ``(batch, n_features_in_)``, one output of
+        shape ``(batch, n_components_)``; ``batch`` is dynamic.
+    """
+    net = copy.deepcopy(estimator.net_).to("cpu").float().eval()
+    module = _Encoder(net, estimator.n_components_).eval()
+    # A batch of 2, not 1: torch.export specialises dimensions of size 0 and 1.
+    example = torch.zeros(2, estimator.n_features_in_)
+    kwargs = {} if opset is None else {"opset_version": int(opset)}
+    logger = logging.getLogger(_NOISY_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            # Deprecation notices from torch.export internals and the note that
+            # opsets below 18 go through onnx's version converter.
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=["X"],
+                output_names=["codes"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                verbose=False,
+                **kwargs,
+            )
+    except Exception as exc:
+        raise RuntimeError(
+            f"torch.onnx.export could not export the network of {type(estimator).__name__} "
+            f"({type(exc).__name__}: {exc}). A custom encoder must be traceable by "
+            "torch.export (no data-dependent Python control flow)."
+        ) from exc
+    finally:
+        logger.setLevel(level)
+    model = program.model_proto
+    if model.functions:
+        raise RuntimeError(
+            "torch.onnx.export left local functions "
+            f"{[f.name for f in model.functions]} in the model; skae.onnx splices plain "
+            "graphs only."
+        )
+    return model
+
+
+def _domain_versions(model):
+    versions = {imp.domain: imp.version for imp in model.opset_import}
+    versions.setdefault("", versions.get("ai.onnx", None))
+    return versions
+
+
+def _shape_calculator(operator):
+    """Output of the skae step: the input's tensor type, ``(batch, n_components_)``."""
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    estimator = operator.raw_operator
+    check_is_fitted(estimator)
+    in_type = operator.inputs[0].type
+    if not isinstance(in_type, (FloatTensorType, DoubleTensorType)):
+        raise TypeError(
+            f"{type(estimator).__name__} converts float or double tensors, got "
+            f"{type(in_type).__name__}."
+        )
+    shape = in_type.shape
+    if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    batch = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = type(in_type)([batch, estimator.n_components_])
+
+
+def _converter(scope, operator, container):
+    """Splice the exported encoder into the skl2onnx graph, casting float64 around it."""
+    estimator = operator.raw_operator
+    model = _export_encoder(estimator, container.target_opset)
+    graph = model.graph
+    versions = _domain_versions(model)
+    x_name = operator.inputs[0].full_name
+    out_name = operator.outputs[0].full_name
+    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    cast_version = container.target_opset
+    if double:
+        x32 = scope.get_unique_variable_name("skae_X32")
+        container.add_node("Cast", [x_name], [x32], op_version=cast_version,
+                           name=scope.get_unique_operator_name("SkaeCastIn"),
+                           to=TensorProto.FLOAT)
+        x_name = x32
+    codes = scope.get_unique_variable_name("skae_codes32") if double else out_name
+
+    names = {graph.input[0].name: x_name, graph.output[0].name: codes, "": ""}
+
+    def rename(name):
+        if name not in names:
+            names[name] = scope.get_unique_variable_name("skae_" + name.replace(".", "_"))
+        return names[name]
+
+    for init in graph.initializer:
+        tensor = numpy_helper.from_array(numpy_helper.to_array(init))
+        container.add_initializer(rename(init.name), init.data_type, list(init.dims), tensor)
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            raise RuntimeError(
+                f"torch.onnx.export produced a {node.op_type!r} node of domain "
+                f"{node.domain!r}; skae.onnx splices the default ONNX domain only."
+            )
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        container.add_node(
+            node.op_type,
+            [rename(i) for i in node.input],
+            [rename(o) for o in node.output],
+            op_version=versions[""],
+            name=scope.get_unique_operator_name("Skae" + node.op_type),
+            **attrs,
+        )
+    if double:
+        container.add_node("Cast", [codes], [out_name], op_version=cast_version,
+                           name=scope.get_unique_operator_name("SkaeCastOut"),
+                           to=TensorProto.DOUBLE)
+
+
+def register_converters(*classes):
+    """Register skae's shape calculator and converter with skl2onnx.
+
+    Called on ``import skae.onnx`` for :class:`~skae.AutoencoderTransformer`
+    and :class:`~skae.VAEGenerator`; call it for subclasses of either
+    (skl2onnx looks converters up by the exact class).
+
+    Parameters
+    ----------
+    *classes : type
+        Estimator classes to register; none registers the two skae estimators.
+        Registering a class again replaces its registration.
+
+    Returns
+    -------
+    aliases : dict
+        The skl2onnx alias each class was registered under.
+    """
+    classes = classes or tuple(_ALIASES)
+    registered = {}
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, tuple(_ALIASES))):
+            raise TypeError(
+                f"register_converters expects subclasses of AutoencoderTransformer or "
+                f"VAEGenerator, got {cls!r}."
+            )
+        alias = _ALIASES.get(cls, f"Skae{cls.__module__}.{cls.__qualname__}")
+        skl2onnx.update_registered_converter(cls, alias, _shape_calculator, _converter)
+        registered[cls] = alias
+    return registered
+
+
+register_converters()
