@@ -18,9 +18,17 @@ For grid searches on a cluster no helper is needed: run
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_is_fitted
+from ._validation import HasMethods, check_is_fitted, positive_int, validate_params
 
 __all__ = ["fit_dask_array", "transform_dask_array"]
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except ValueError:  # NotFittedError
+        return False
+    return True
 
 
 def _as_row_blocks(X, func_name):
@@ -41,6 +49,16 @@ def _as_row_blocks(X, func_name):
     return X
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["partial_fit"])],
+        "X": "no_validation",  # a Dask array, checked by _as_row_blocks
+        "n_passes": [positive_int()],
+        "shuffle_blocks": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_state=None):
     """Train ``estimator`` on a Dask array with ``partial_fit``, block by block.
 
@@ -55,9 +73,11 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
     estimator : estimator with ``partial_fit``
         E.g. :class:`~skae.AutoencoderTransformer`.  Trained in place.  An
         already fitted estimator continues from its current weights (clone
-        it for a fresh start).  The first block it ever sees fixes its data
-        scaling, so blocks should be alike in distribution (shuffle rows
-        that are sorted, e.g. by class or time, before chunking).
+        it for a fresh start).  The first block it sees fixes its data
+        scaling, so an unfitted estimator is always handed the largest block
+        first (a block of a few rows gives a poor estimate); blocks should be
+        alike in distribution (shuffle rows that are sorted, e.g. by class or
+        time, before chunking).
     X : dask.array.Array of shape (n_samples, n_features)
         Training data.  Arrays chunked along columns are rechunked so that
         every block holds whole rows.
@@ -66,7 +86,8 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
         ``n_passes * X.numblocks[0]`` (one epoch per ``partial_fit`` call).
     shuffle_blocks : bool, default=True
         Visit the blocks in a new random order in each pass (the rows inside
-        a block are shuffled by ``partial_fit`` itself).
+        a block are shuffled by ``partial_fit`` itself), the largest block
+        first in the first pass of an unfitted estimator.
     random_state : int, RandomState instance or None, default=None
         Seeds the block order.  The estimator's own ``random_state`` seeds
         its weights, batches and noise.
@@ -91,14 +112,15 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
     ((500, 500, 500, 297), (8,))
     """
     X = _as_row_blocks(X, "fit_dask_array")
-    if not hasattr(estimator, "partial_fit"):
-        raise TypeError(f"{type(estimator).__name__} has no partial_fit method.")
-    if isinstance(n_passes, bool) or not isinstance(n_passes, int | np.integer) or n_passes < 1:
-        raise ValueError(f"n_passes must be an int >= 1; got {n_passes!r}.")
     rng = check_random_state(random_state)
     n_blocks = X.numblocks[0]
+    # the block that fixes the scaling of an unfitted estimator
+    first = None if _is_fitted(estimator) else int(np.argmax(X.chunks[0]))
     for _ in range(n_passes):
         order = rng.permutation(n_blocks) if shuffle_blocks else np.arange(n_blocks)
+        if first is not None:
+            order = np.concatenate([[first], order[order != first]])
+            first = None
         for i in order:
             block = np.asarray(X.blocks[int(i)].compute())
             if block.shape[0]:

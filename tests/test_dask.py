@@ -165,12 +165,31 @@ def test_fit_dask_array_computes_one_block_at_a_time(digits32, one_torch_thread)
     assert [e[1] for e in events if e[0] == "load"] == loads  # seeded order
 
 
+def test_fit_dask_array_fixes_the_scaling_from_the_largest_block(one_torch_thread):
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer().data  # mixed units: a one-row scaling estimate is useless
+    dX = da.from_array(np.vstack([X[:1], X]), chunks=((1, 285, 284), -1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about a tiny first chunk
+        ae = fit_dask_array(AutoencoderTransformer(**FAST), dX, shuffle_blocks=False)
+    ref = AutoencoderTransformer(**FAST).partial_fit(X[:285])
+    np.testing.assert_array_equal(ae.net_.scale.numpy(), ref.net_.scale.numpy())
+    # a fitted estimator keeps its scaling and visits the blocks in the order asked
+    events = []
+    ae.partial_fit = lambda block: events.append(len(block))
+    fit_dask_array(ae, dX, shuffle_blocks=False)
+    assert events == [1, 285, 284]
+
+
 def test_fit_dask_array_rejects_bad_input(digits32):
     dX = da.from_array(digits32, chunks=(450, 64))
     with pytest.raises(TypeError, match="dask.array.Array"):
         fit_dask_array(AutoencoderTransformer(**FAST), digits32)
     with pytest.raises(TypeError, match="partial_fit"):
         fit_dask_array(PCA(2), dX)
+    with pytest.raises(ValueError, match="n_passes"):
+        fit_dask_array(AutoencoderTransformer(**FAST), dX, n_passes=True)
     with pytest.raises(ValueError, match="n_passes"):
         fit_dask_array(AutoencoderTransformer(**FAST), dX, n_passes=0)
     with pytest.raises(ValueError, match="2-D"):
