@@ -249,13 +249,27 @@ def _split(X, y, test_size, random_state):
     return train_test_split(X, y, **kwargs)
 
 
+def _has_header(df, labels, pd):
+    """Whether the first row of ``df`` (read without a header) names the columns.
+
+    It does when a label column is named, or when some column is numeric
+    below its first row but not in it; a column of strings throughout (such
+    as class names) says nothing.
+    """
+    if isinstance(labels, str):
+        return True
+    first = pd.to_numeric(df.iloc[0], errors="coerce").isna()
+    rest = df.iloc[1:].apply(pd.to_numeric, errors="coerce").notna().all()
+    return bool((first & rest).any())
+
+
 def _read_csv(path, labels):
     try:
         import pandas as pd
     except ImportError as exc:
         raise ImportError("Reading CSV files needs pandas: pip install pandas") from exc
     df = pd.read_csv(path, header=None)
-    if pd.to_numeric(df.iloc[0], errors="coerce").isna().any():  # a header row
+    if _has_header(df, labels, pd):
         df = pd.read_csv(path)
     y, column = None, labels
     if isinstance(labels, int) and labels not in df and -df.shape[1] <= labels < df.shape[1]:

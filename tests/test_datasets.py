@@ -259,6 +259,12 @@ def test_csv(tmp_path):
     assert ds.X_train.shape == (9, 2) and ds.y_train is None and not ds.unit_interval
     ds = load_dataset(str(plain), labels=0)
     assert ds.X_train.shape == (9, 1) and ds.y_train.dtype.kind == "i"
+    named = tmp_path / "named.csv"  # no header row, a column of class names
+    named.write_text("".join(f"{i},{2 * i},{'cat' if i % 2 else 'dog'}\n" for i in range(12)))
+    ds = load_dataset(str(named), labels=2, test_size=0.25)
+    assert ds.X_train.shape == (9, 2) and ds.X_test.shape == (3, 2)
+    assert sorted(np.concatenate([ds.X_train[:, 0], ds.X_test[:, 0]])) == list(range(12))
+    assert set(ds.y_train) | set(ds.y_test) == {"cat", "dog"}
 
 
 def test_unknown_name(tmp_path):
