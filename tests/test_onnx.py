@@ -1,0 +1,136 @@
+"""ONNX export through skl2onnx: skae steps inside scikit-learn pipelines."""
+
+import builtins
+import importlib
+import sys
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import skl2onnx
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skae.onnx
+from skae import AutoencoderTransformer, VAEGenerator
+
+FAST = dict(hidden_layer_sizes=(32,), max_iter=4, batch_size=32, random_state=0)
+MODELS = {
+    "mlp": lambda: AutoencoderTransformer(6, **FAST),
+    "conv": lambda: AutoencoderTransformer(
+        6, input_shape=(1, 8, 8), conv_channels=(4, 8), max_iter=3, random_state=0
+    ),
+    "vae": lambda: VAEGenerator(4, **FAST),
+    # a fractional n_components keeps a prefix of the 6 trained components
+    "ordered": lambda: AutoencoderTransformer(
+        0.5, ordered=True, hidden_layer_sizes=(128,), max_iter=10, batch_size=32, random_state=0
+    ),
+}
+
+
+def quiet_fit(est, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short fits end with a ConvergenceWarning
+        return est.fit(*args)
+
+
+def run_onnx(onx, X):
+    sess = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: X})
+
+
+@pytest.fixture(scope="module")
+def data(digits):
+    X, y = digits
+    return X[:400], y[:400], X[400:700], y[400:700]
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def fitted_pipeline(request, data):
+    from threadpoolctl import threadpool_limits
+
+    X, _, _, _ = data
+    with threadpool_limits(1):
+        pipe = quiet_fit(make_pipeline(StandardScaler(), MODELS[request.param]()), X)
+    return request.param, pipe
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_codes_match_transform(fitted_pipeline, data, dtype, one_torch_thread):
+    name, pipe = fitted_pipeline
+    _, _, X_test, _ = data
+    est = pipe[-1]
+    if name == "ordered":  # the slice to n_components_ is exercised
+        assert est.n_components_ < est.net_.n_components
+    onx = skl2onnx.to_onnx(pipe, X_test[:1].astype(dtype))
+    # the batch axis is dynamic: other sizes than the export's one row
+    for n in (1, 7, X_test.shape[0]):
+        X = X_test[:n].astype(dtype)
+        (codes,) = run_onnx(onx, X)
+        expected = pipe.transform(X)
+        assert codes.dtype == dtype and codes.shape == (n, est.n_components_)
+        np.testing.assert_allclose(codes, expected, rtol=0, atol=1e-4)
+
+
+def test_internal_standardisation_is_in_the_graph(data, one_torch_thread):
+    X, _, X_test, _ = data
+    # raw pixels (no StandardScaler in front): per-feature scaling inside the net
+    est = quiet_fit(AutoencoderTransformer(4, scaling="feature", **FAST), X * 16.0)
+    assert not np.allclose(est.net_.mean.numpy(), 0.0)
+    onx = skl2onnx.to_onnx(est, (X[:1] * 16.0).astype(np.float32))
+    (codes,) = run_onnx(onx, (X_test * 16.0).astype(np.float32))
+    np.testing.assert_allclose(codes, est.transform(X_test * 16.0), rtol=0, atol=1e-4)
+
+
+def test_classifier_pipeline_labels_agree(data, one_torch_thread):
+    X, y, X_test, _ = data
+    ae = AutoencoderTransformer(16, hidden_layer_sizes=(64,), max_iter=20, random_state=0)
+    pipe = quiet_fit(make_pipeline(StandardScaler(), ae, LogisticRegression(max_iter=300)), X, y)
+    for dtype in (np.float32, np.float64):
+        onx = skl2onnx.to_onnx(pipe, X[:1].astype(dtype), options={"zipmap": False})
+        labels, proba = run_onnx(onx, X_test.astype(dtype))
+        np.testing.assert_array_equal(labels, pipe.predict(X_test.astype(dtype)))
+        np.testing.assert_allclose(proba, pipe.predict_proba(X_test.astype(dtype)), atol=1e-4)
+
+
+def test_unfitted_and_wrong_width(data):
+    X, _, _, _ = data
+    with pytest.raises(NotFittedError):
+        skl2onnx.to_onnx(AutoencoderTransformer(2), X[:1].astype(np.float32))
+    est = quiet_fit(AutoencoderTransformer(2, **FAST), X)
+    with pytest.raises(ValueError, match="X has 10 features, but AutoencoderTransformer"):
+        skl2onnx.to_onnx(est, X[:1, :10].astype(np.float32))
+
+
+def test_register_converters_for_a_subclass(data, one_torch_thread):
+    class MyAutoencoder(AutoencoderTransformer):
+        pass
+
+    X, _, X_test, _ = data
+    est = quiet_fit(MyAutoencoder(3, **FAST), X)
+    with pytest.raises(RuntimeError, match="MyAutoencoder"):  # skl2onnx: no converter
+        skl2onnx.to_onnx(est, X[:1].astype(np.float32))
+    skae.onnx.register_converters(MyAutoencoder)
+    (codes,) = run_onnx(skl2onnx.to_onnx(est, X[:1].astype(np.float32)), X_test.astype(np.float32))
+    np.testing.assert_allclose(codes, est.transform(X_test), rtol=0, atol=1e-4)
+    with pytest.raises(TypeError, match="subclasses of AutoencoderTransformer"):
+        skae.onnx.register_converters(LogisticRegression)
+
+
+@pytest.mark.parametrize("missing", ["onnx", "onnxscript", "skl2onnx"])
+def test_missing_extra_names_it(monkeypatch, missing):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == missing or name.startswith(missing + "."):
+            raise ImportError(f"No module named {missing!r}", name=missing)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "skae.onnx")  # restored after the test
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"pip install skae\[onnx\]") as info:
+        importlib.import_module("skae.onnx")
+    assert repr(missing) in str(info.value)
