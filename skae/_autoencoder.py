@@ -164,9 +164,9 @@ default="plateau"
     net_ : torch.nn.Module
         The trained network (``encode``/``decode`` methods).
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :term:`fit` (string column names only).
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :meth:`fit` (string column names only).
     loss_curve_ : list of float
         Training loss per epoch (scaled units).
     validation_loss_curve_ : list of float
@@ -180,7 +180,7 @@ default="plateau"
         weights of that epoch.
     n_iter_ : int
         Number of epochs run.
-    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape (`n_components_`,)
         Ordered codes only: the increase of the held-out R² that each
         component adds, so that ``np.cumsum(explained_variance_ratio_)[k - 1]``
         is the fraction of variance the first ``k`` components reconstruct.
