@@ -3,6 +3,7 @@
 
     python3 run.py benchmark [--dataset digits ...]   # PCA vs autoencoders, prints a table
     python3 run.py test [pytest arguments ...]        # the test suite
+    python3 run.py docs [--no-gallery] [sphinx args]  # the site: docs/_build/html/index.html
 
 The first call creates ``.venv`` next to this file and installs skae with
 what it needs; later calls reuse it (and reinstall only when pyproject.toml
@@ -31,6 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SKAE_VENV", ROOT / ".venv"))
 EXTRAS = "test,benchmark,speed,onnx"
+# The docs command adds the docs extra (Sphinx and its extensions) to the same
+# environment; the test and benchmark commands do not need it.
+DOCS_EXTRAS = EXTRAS + ",docs"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
@@ -77,9 +81,14 @@ def install_torch():
     )
 
 
-def ensure_environment():
+def ensure_environment(extras=EXTRAS):
     stamp = VENV / ".skae-installed"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    if extras == EXTRAS and stamp.exists():  # an environment with the docs extra has it all
+        docs_digest = hashlib.sha256(
+            (ROOT / "pyproject.toml").read_bytes() + DOCS_EXTRAS.encode()).hexdigest()
+        if stamp.read_text() == docs_digest:
+            digest = docs_digest
     if not venv_python().exists():
         reuse = has_torch(sys.executable)
         log(f"creating {VENV}" + (" (reusing the torch of this Python)" if reuse else ""))
@@ -88,22 +97,41 @@ def ensure_environment():
         return
     if not has_torch(venv_python()):
         install_torch()
-    pip("-e", f"{ROOT}[{EXTRAS}]")
+    pip("-e", f"{ROOT}[{extras}]")
     stamp.write_text(digest)
 
 
+def docs_command(rest):
+    """The sphinx-build command line of the docs command.
+
+    ``--no-gallery`` builds the gallery pages without running the examples
+    (sphinx-gallery's ``plot_gallery=0``); the other arguments go to
+    sphinx-build (e.g. ``-W --keep-going`` to fail on warnings).
+    """
+    args = [a for a in rest if a != "--no-gallery"]
+    gallery = [] if len(args) == len(rest) else ["-D", "plot_gallery=0"]
+    source, out = ROOT / "docs", ROOT / "docs" / "_build" / "html"
+    return [str(venv_python()), "-m", "sphinx", "-b", "html", *gallery, *args,
+            str(source), str(out)]
+
+
 def main(argv):
-    if not argv or argv[0] not in ("benchmark", "test"):
+    if not argv or argv[0] not in ("benchmark", "test", "docs"):
         sys.exit(__doc__)
-    ensure_environment()
     command, rest = argv[0], argv[1:]
-    if command == "test":
+    ensure_environment(DOCS_EXTRAS if command == "docs" else EXTRAS)
+    if command == "docs":
+        cmd = docs_command(rest)
+    elif command == "test":
         cmd = [str(venv_python()), "-m", "pytest", *rest]
     else:
         cmd = [str(venv_python()), "-m", "skae.benchmark", *rest]
     log(" ".join(cmd[1:]))
     os.chdir(ROOT)
-    return subprocess.run(cmd).returncode
+    returncode = subprocess.run(cmd).returncode
+    if command == "docs" and returncode == 0:
+        log(f"open {ROOT / 'docs' / '_build' / 'html' / 'index.html'}")
+    return returncode
 
 
 if __name__ == "__main__":
