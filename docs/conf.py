@@ -8,6 +8,7 @@ the examples).  The output is ``docs/_build/html/index.html``.
 import importlib
 import inspect
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -45,7 +46,6 @@ default_role = "literal"
 # modules' __all__ (so a new public name, or the optional skae.onnx, appears
 # without editing the docs); autosummary makes the stubs from that file.
 autosummary_generate = ["api_listing.rst"]
-autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -127,8 +127,7 @@ def api_listing():
             names = [n for n in names if n in _public_names(module)]
         lines += [title, "-" * len(title), ""]
         if module_name != "skae":
-            lines += [f".. automodule:: {module_name}", "   :no-members:",
-                      "   :no-index:", ""]
+            lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
         lines += [f".. currentmodule:: {module_name}", ""]
         groups = {"class": [], "function": [], "data": []}
         for name in names:
@@ -148,6 +147,22 @@ def api_listing():
     if missing:
         raise RuntimeError(f"docs/conf.py: API_SECTIONS does not list skae.{missing}")
     return "\n".join(lines)
+
+
+# "ndarray of shape (n_samples, n_components_)": in reStructuredText a word
+# ending in "_" is a link, so fitted-attribute names inside shapes are quoted.
+_SHAPE = re.compile(r"of shape \(([^)]*)\)")
+_TRAILING = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?=[,)\s]|$)")
+
+
+def _quote_shapes(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        lines[i] = _SHAPE.sub(lambda m: "of shape (" + _TRAILING.sub(r"`\1`", m[1]) + ")",
+                              line)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _quote_shapes)
 
 
 _listing = DOCS / "api_listing.rst"
