@@ -123,7 +123,7 @@ class BaseAutoencoder(
         """Width of the network's code for this fit (``n_components`` by default)."""
         return self.n_components
 
-    def _check_targets(self, X, y, fresh):
+    def _check_targets(self, X, y, *, fresh, incremental):
         """Validate ``y`` against the validated ``X``; None when ``y`` is not used.
 
         Estimators that train on labels return an object with a ``classes``
@@ -201,7 +201,7 @@ class BaseAutoencoder(
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
-        targets = self._check_targets(X, y, fresh)
+        targets = self._check_targets(X, y, fresh=fresh, incremental=incremental)
         spec = self._describe(X.shape[1], self._code_width(X, fresh), targets)
         if not fresh:
             self._spec.require_same(spec, self.get_params(deep=False), self._output_param)

@@ -7,12 +7,26 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from scipy.special import logsumexp
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_array
+
+from ._conditional import as_label_array, encode, one_hot
 from ._importance import log_marginal
 from ._random import draw_seed
 from ._training import user_stacklevel
 from ._vae_model import LOGVAR_MAX, LOGVAR_MIN
-from ._validation import check_is_fitted, check_unit_interval, positive_int, validate_params
+from ._validation import (
+    check_float32_range,
+    check_is_fitted,
+    check_unit_interval,
+    positive_int,
+    validate_params,
+)
 
+_DTYPES = [np.float64, np.float32]
+
+_MIXTURE_COMPONENTS = 10  # components of the sampler="mixture" Gaussian mixture
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 # sample(random_state=None) reads and advances the estimator's stream under
 # this lock, so concurrent calls never draw the same rows.
@@ -20,16 +34,92 @@ _SAMPLE_STREAM_LOCK = threading.Lock()
 
 
 class GenerativeMixin:
-    """``score_samples`` and ``sample`` for an estimator whose ``net_`` is a
-    :class:`~skae._vae_model.VariationalNet`."""
+    """``score_samples``, ``sample`` and label-aware decoding for an estimator
+    whose ``net_`` is a :class:`~skae._vae_model.VariationalNet`.
+
+    A conditional model (``classes_`` set at fit) decodes codes together with
+    one-hot class labels; an unconditional one refuses labels.
+    """
+
+    # ------------------------------------------------------------- labels
+    def _is_conditional(self):
+        return self._spec.conditional
+
+    def _label_rows(self, y, n_rows, method):
+        """One-hot rows (float32) of the labels ``y`` for ``n_rows`` rows, or None.
+
+        ``y`` is one label (for every row) or ``n_rows`` labels; an
+        unconditional model accepts only None.
+        """
+        if not self._is_conditional():
+            if y is not None:
+                raise ValueError(
+                    f"y was passed to {method}, but this {type(self).__name__} was fitted "
+                    "with conditional=False and ignores class labels; pass y=None, or fit "
+                    "with conditional=True and y."
+                )
+            return None
+        if y is None:
+            return None
+        if np.ndim(y) == 0:
+            y = np.full(n_rows, y, dtype=np.asarray(y).dtype if not isinstance(y, str)
+                        else object)
+        y = as_label_array(y)
+        if len(y) != n_rows:
+            raise ValueError(
+                f"y holds {len(y)} labels, but {method} got {n_rows} rows; pass one label "
+                "or one label per row."
+            )
+        return one_hot(encode(self.classes_, y), len(self.classes_))
+
+    def _require_labels(self, method):
+        raise ValueError(
+            f"This {type(self).__name__} is conditional (conditional=True): {method} needs "
+            f"the class labels y, one of classes_={self.classes_.tolist()} or one per row."
+        )
+
+    def inverse_transform(self, X, y=None):
+        """Decode codes back to data space (the decoder's mean).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Codes, e.g. from :meth:`transform`.
+        y : label, array-like of shape (n_samples,) or None, default=None
+            Class labels to decode with: one label for every row or one per
+            row.  Required by a conditional model, refused by an
+            unconditional one.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions, in the dtype of ``X``.
+        """
+        check_is_fitted(self)
+        if not self._is_conditional():
+            self._label_rows(y, 0, "inverse_transform")
+            return super().inverse_transform(X)
+        X = check_array(X, dtype=_DTYPES, input_name="X")
+        check_float32_range(X)
+        if X.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} expects "
+                f"{self.n_components_} components as input to inverse_transform."
+            )
+        if y is None:
+            self._require_labels("inverse_transform")
+        labels = self._label_rows(y, X.shape[0], "inverse_transform")
+        Z = np.hstack([X, labels.astype(X.dtype)])
+        return self._map_rows(Z, self.net_.decode, self.n_features_in_, X.dtype)
 
     # ----------------------------------------------------------- scoring
     @validate_params(
         {"X": ["array-like", "sparse matrix"],
+         "y": "no_validation",
          "n_importance_samples": [None, positive_int()]},
         prefer_skip_nested_validation=True,
     )
-    def score_samples(self, X, n_importance_samples=None):
+    def score_samples(self, X, y=None, n_importance_samples=None):
         """Estimated log-likelihood ``log p(x)`` of each sample, in nats.
 
         With ``K = 1`` importance sample this is the ELBO,
@@ -45,10 +135,19 @@ class GenerativeMixin:
         a row gets the same score in every call, whatever rows, order or
         batch it comes with.
 
+        A conditional model scores ``log p(x | y)`` when given labels, and
+        otherwise the marginal ``log sum_y p(y) p(x | y)`` over its classes,
+        with ``p(y)`` the training frequencies: the log-sum-exp of the
+        per-class estimates (each an estimate as above, from the same
+        posterior draws), at ``len(classes_)`` times the cost.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to score (in [0, 1] for ``likelihood="bernoulli"``).
+        y : label, array-like of shape (n_samples,) or None, default=None
+            Class labels of a conditional model (one label, or one per row);
+            refused by an unconditional one.
         n_importance_samples : int, default=None
             ``K``; None uses the ``n_importance_samples`` parameter.
 
@@ -63,21 +162,68 @@ class GenerativeMixin:
             check_unit_interval(X, "likelihood='bernoulli'")
         k = self.n_importance_samples if n_importance_samples is None else n_importance_samples
         key = self._seed.to_bytes(8, "little")
+        labels = self._label_rows(y, X.shape[0], "score_samples")
+        if not self._is_conditional():
+            def log_px(x):
+                return log_marginal(self.net_, x, k, key)
 
-        def log_px(x):
-            return log_marginal(self.net_, x, k, key)
+            return self._map_rows(X, log_px, 1, np.float64).ravel()
+        X = X.toarray() if hasattr(X, "toarray") else X
+        n_features = self.n_features_in_
 
-        return self._map_rows(X, log_px, 1, np.float64).ravel()
+        def log_px_given_y(rows):
+            x, onehot = rows[:, :n_features], rows[:, n_features:]
+            return log_marginal(self.net_, x, k, key, onehot)
+
+        def score_with(onehot):
+            rows = np.hstack([X, onehot.astype(X.dtype)])
+            return self._map_rows(rows, log_px_given_y, 1, np.float64).ravel()
+
+        if labels is not None:
+            return score_with(labels)
+        n_classes = len(self.classes_)
+        log_prior = np.log(self._class_counts / self._class_counts.sum())
+        per_class = np.stack([
+            score_with(one_hot(np.full(X.shape[0], c), n_classes)) for c in range(n_classes)
+        ], axis=1)
+        return logsumexp(per_class + log_prior, axis=1)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+        y : array-like of shape (n_samples,) or None, default=None
+            A conditional model scores ``log p(x | y)`` with these labels and
+            the marginal likelihood without; an unconditional one ignores
+            ``y`` (present for API consistency by convention).
+
+        Returns
+        -------
+        score : float
+            Mean log-likelihood estimate in nats.
+        """
+        check_is_fitted(self)
+        y = y if self._is_conditional() else None
+        return float(np.mean(self.score_samples(X, y)))
 
     # ---------------------------------------------------------- sampling
     @validate_params(
         {"n_samples": [positive_int()],
          "random_state": ["random_state"],
+         "y": "no_validation",
          "add_noise": ["boolean"]},
         prefer_skip_nested_validation=True,
     )
-    def sample(self, n_samples=1, random_state=None, *, add_noise=False):
-        """Generate new samples by decoding draws from the prior ``N(0, I)``.
+    def sample(self, n_samples=1, random_state=None, *, y=None, add_noise=False):
+        """Generate new samples by decoding codes drawn from the latent sampler.
+
+        Codes are drawn from the prior ``N(0, I)`` with ``sampler="prior"``,
+        or from the Gaussian mixture fitted to the training codes with
+        ``sampler="mixture"``, and decoded (with their class labels, for a
+        conditional model).
 
         Parameters
         ----------
@@ -89,6 +235,11 @@ class GenerativeMixin:
             ``random_state``; it advances with every call and is pickled).
             Calls from several threads at once each take their own part of
             that stream.  Global random states are never touched.
+        y : label, array-like of shape (n_samples,) or None, default=None
+            Class labels of a conditional model: one label for every sample
+            or one per sample.  None draws the labels at random with the
+            training frequencies of the classes.  An unconditional model
+            refuses labels.
         add_noise : bool, default=False
             Also draw the observation noise of the likelihood: Bernoulli
             draws (0 or 1) or Gaussian noise of the observation variance.
@@ -100,18 +251,26 @@ class GenerativeMixin:
             Generated samples, in the dtype of the training data.
         """
         check_is_fitted(self)
+        labels = self._label_rows(y, n_samples, "sample")
         d, n_features = self.n_components_, self.n_features_in_
         kind = self._spec.likelihood if add_noise else None
+        draw_labels = self._is_conditional() and labels is None
         generator = torch.Generator()
         if random_state is not None:
             generator.manual_seed(draw_seed(check_random_state(random_state)))
-            z, noise = _draw(generator, n_samples, d, n_features, kind)
+            z, noise, codes = self._draw(generator, n_samples, d, n_features, kind, draw_labels)
         else:
             with _SAMPLE_STREAM_LOCK:  # reserve this call's part of the stream
                 generator.set_state(self._sample_rng_state)
-                z, noise = _draw(generator, n_samples, d, n_features, kind)
+                z, noise, codes = self._draw(
+                    generator, n_samples, d, n_features, kind, draw_labels)
                 self._sample_rng_state = generator.get_state()
-        X = self._map_rows(z.numpy(), self.net_.decode, n_features, np.float64)
+        z = z.numpy()
+        if codes is not None:
+            labels = one_hot(codes, len(self.classes_))
+        if labels is not None:
+            z = np.hstack([z, labels.astype(z.dtype)])
+        X = self._map_rows(z, self.net_.decode, n_features, np.float64)
         if noise is not None:
             if kind == "bernoulli":
                 X = (noise.numpy() < X).astype(np.float64)
@@ -119,6 +278,44 @@ class GenerativeMixin:
                 std = self.net_.noise_std().detach().to("cpu", torch.float64).numpy()
                 X = X + std * noise.numpy()
         return X.astype(self._fit_dtype, copy=False)
+
+    def _draw(self, generator, n_samples, n_components, n_features, noise, draw_labels):
+        """Codes, the raw draws of the observation noise and the drawn class indices.
+
+        The noise is uniform for Bernoulli and standard normal for Gaussian
+        noise (None without noise); class indices are None unless drawn.
+        """
+        mixture = getattr(self, "_mixture", None)
+        if mixture is None:
+            z = torch.randn(n_samples, n_components, generator=generator)
+        else:
+            z = draw_mixture(mixture, n_samples, generator)
+        raw = None
+        if noise is not None:
+            draw = torch.rand if noise == "bernoulli" else torch.randn
+            raw = draw(n_samples, n_features, generator=generator, dtype=torch.float64)
+        codes = None
+        if draw_labels:
+            freq = torch.as_tensor(self._class_counts, dtype=torch.float64)
+            codes = torch.multinomial(freq, n_samples, replacement=True,
+                                      generator=generator).numpy()
+        return z, raw, codes
+
+    def _fit_sampler(self, X):
+        """Fit the ``sampler="mixture"`` Gaussian mixture to the codes of ``X``."""
+        if self.sampler != "mixture":
+            self._mixture = None
+            return
+        d = self.n_components_
+        means = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64)
+        k = min(_MIXTURE_COMPONENTS, len(means))
+        gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4,
+                              random_state=self._seed % 2**32).fit(means)
+        self._mixture = {
+            "weights": gmm.weights_,
+            "means": gmm.means_,
+            "chol": np.linalg.cholesky(gmm.covariances_),
+        }
 
     # ---------------------------------------------------------- diagnostics
     def _warn_if_collapsed(self, X):
@@ -137,11 +334,13 @@ class GenerativeMixin:
             )
 
 
-def _draw(generator, n_samples, n_components, n_features, noise):
-    """Prior draws and the raw draws of the observation noise (uniform for
-    Bernoulli, standard normal for Gaussian noise; None without noise)."""
-    z = torch.randn(n_samples, n_components, generator=generator)
-    if noise is None:
-        return z, None
-    draw = torch.rand if noise == "bernoulli" else torch.randn
-    return z, draw(n_samples, n_features, generator=generator, dtype=torch.float64)
+
+def draw_mixture(mixture, n_samples, generator):
+    """``n_samples`` float32 draws of a Gaussian mixture (a dict of its arrays)."""
+    weights = torch.as_tensor(mixture["weights"], dtype=torch.float64)
+    comp = torch.multinomial(weights, n_samples, replacement=True, generator=generator)
+    eps = torch.randn(n_samples, mixture["means"].shape[1], generator=generator,
+                      dtype=torch.float64)
+    means = torch.as_tensor(mixture["means"])[comp]
+    chol = torch.as_tensor(mixture["chol"])[comp]
+    return (means + torch.einsum("nij,nj->ni", chol, eps)).float()

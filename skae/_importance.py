@@ -20,7 +20,7 @@ def log_marginal(net, x, k, key, labels=None):
     scores of one row under different labels share their draws.
     """
     d = net.n_components
-    mean, logvar = net.posterior(x)
+    mean, logvar = net.posterior(x) if labels is None else net.posterior(x, labels)
     std = torch.exp(0.5 * logvar)
     rows = RowNoise(x, key, d)
     if k == 1:

@@ -1,6 +1,9 @@
 """VAEGenerator: a variational autoencoder that encodes, scores and generates data."""
 
+import numpy as np
+
 from ._base import BaseAutoencoder
+from ._conditional import check_fit_labels
 from ._generative import GenerativeMixin
 from ._random import draw_seed, make_generator
 from ._validation import Integral, Interval, Real, StrOptions
@@ -68,6 +71,23 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         per-feature variance can shrink without bound on constant features,
         such as image borders), initialised at the data's mean feature
         variance.  Ignored by ``likelihood="bernoulli"``.
+    conditional : bool, default=False
+        If True, ``fit(X, y)`` learns ``p(x | z, y)`` for the class labels
+        ``y`` (required): the decoder and the posterior ``q(z | x, y)`` read
+        the one-hot label, so the code keeps the style and the label the
+        class.  :meth:`transform` needs no labels: it returns the mean of
+        ``sum_y p(y | x) q(z | x, y)``, with ``p(y | x)`` from the class
+        frequencies and each label's ELBO (at ``len(classes_)`` decodes per
+        row).  :meth:`sample`, :meth:`inverse_transform` and
+        :meth:`score_samples` take labels.  If False, ``y`` is ignored.
+    sampler : {"prior", "mixture"}, default="prior"
+        Where :meth:`sample` draws codes from: the prior ``N(0, I)``, or a
+        10-component full-covariance Gaussian mixture fitted at the end of
+        each fit to the posterior means of its training rows (the aggregated
+        posterior, as in two-stage VAEs), which avoids decoding codes from
+        regions the training data never reached.  Only :meth:`sample` uses
+        it; :meth:`score_samples` scores under the prior the model was
+        trained with.
     n_importance_samples : int, default=1
         Default number ``K`` of posterior samples per row in
         :meth:`score_samples` and :meth:`score`: 1 gives the ELBO, more the
@@ -173,6 +193,8 @@ default="plateau"
         weights of that epoch.
     n_iter_ : int
         Number of epochs run.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels of a conditional model (``conditional=True`` only).
     n_components_ : int
         Width of the fitted code: the number of columns of
         :meth:`transform`.
@@ -253,6 +275,8 @@ default="plateau"
             Interval(Real, 0, None, closed="neither"),
         ],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "conditional": ["boolean"],
+        "sampler": [StrOptions({"prior", "mixture"})],
     }
 
     def __init__(
@@ -266,6 +290,8 @@ default="plateau"
         beta=1.0,
         kl_warmup=0,
         observation_variance="learned",
+        conditional=False,
+        sampler="prior",
         n_importance_samples=1,
         weight_decay=1e-4,
         batch_size=64,
@@ -297,6 +323,8 @@ default="plateau"
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.observation_variance = observation_variance
+        self.conditional = conditional
+        self.sampler = sampler
         self.n_importance_samples = n_importance_samples
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -339,6 +367,20 @@ default="plateau"
         rec, kl = net.elbo_terms(x, generator, data_units=False)
         return rec + self.beta * kl
 
+    def _check_targets(self, X, y, *, fresh, incremental):
+        if not self.conditional:
+            return None  # y is ignored
+        known = None
+        if not fresh and incremental and self._spec.conditional:
+            known = self.classes_  # partial_fit continues with the fitted classes
+        labels = check_fit_labels(self, X, y, known)
+        counts = labels.counts()
+        if not fresh and self._spec.conditional and len(counts) == len(self.classes_):
+            counts = counts + self._class_counts
+        self.classes_ = np.asarray(labels.classes)
+        self._class_counts = counts
+        return labels
+
     def _loss_offset(self, net):
         return -float(net.log_jacobian())
 
@@ -351,3 +393,14 @@ default="plateau"
             self._sample_rng_state = stream.get_state()
         if not incremental:
             self._warn_if_collapsed(X[:_COLLAPSE_ROWS])
+        if not self._spec.conditional:
+            for name in ("classes_", "_class_counts"):
+                self.__dict__.pop(name, None)
+        if self._spec.conditional:
+            self.net_.set_class_prior(self._class_counts)
+        self._fit_sampler(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.conditional
+        return tags

@@ -92,11 +92,15 @@ class VariationalNet(AutoencoderNet):
     :class:`GaussianLikelihood` or :class:`BernoulliLikelihood`; its
     parameters are trained, pickled and moved with the network.
 
-    With ``n_classes > 0`` the model is conditional, ``p(x|z, y)``: training
-    rows carry the one-hot label after their ``n_features`` values
-    (:meth:`split`), the encoder reads the features only (``q(z|x)``, so
-    codes need no label) and the decoder reads the code followed by the
-    one-hot label (:meth:`condition`).
+    With ``n_classes > 0`` the model is conditional, ``p(x|z, y)`` with the
+    posterior ``q(z|x, y)``: training rows carry the one-hot label after
+    their ``n_features`` values (:meth:`split`); the code head reads the
+    encoder's features followed by the one-hot label, and the decoder the
+    code followed by it (:meth:`condition`).  Without a label,
+    :meth:`posterior` is the label-marginal ``sum_y p(y|x) q(z|x, y)``
+    (moment-matched to one Gaussian), with ``p(y|x)`` proportional to the
+    class frequency (buffer ``log_prior``) times the ELBO of ``(x, y)`` at
+    the posterior mean (:meth:`class_log_posterior`); so codes need no label.
     """
 
     def __init__(self, encoder, decoder, feature_width, n_components, n_features, *,
@@ -105,6 +109,54 @@ class VariationalNet(AutoencoderNet):
                          n_heads=2, input_shape=input_shape, output=likelihood.output)
         self.likelihood = likelihood
         self.n_classes = n_classes
+        if n_classes:
+            # q(z|x, y): the code head's output plus a learned offset per class
+            # (a linear layer on [features, one-hot], with the label's part
+            # looked up rather than multiplied, so that rows stay independent)
+            self.label_head = nn.Embedding(n_classes, 2 * n_components)
+            nn.init.zeros_(self.label_head.weight)
+            self.register_buffer("log_prior", torch.zeros(n_classes))
+
+    def set_class_prior(self, counts):
+        """Set ``log p(y)`` from the number of training rows of each class."""
+        counts = torch.as_tensor(counts, dtype=self.log_prior.dtype)
+        self.log_prior.copy_(torch.log(counts / counts.sum()))
+
+    def features(self, x):
+        """The encoder's features of data ``x``."""
+        h = self.standardise(x)
+        if self.input_shape is not None:
+            h = h.reshape(h.shape[0], *self.input_shape)
+        return self.encoder(h).flatten(1)
+
+    def code_stats(self, x):
+        """Posterior mean and log-variance of ``x`` (label-marginal if conditional)."""
+        if not self.n_classes:
+            return super().code_stats(x)
+        return torch.cat(self.posterior(x), 1)
+
+    def _split_stats(self, stats):
+        d = self.n_components
+        return stats[:, :d], stats[:, d:].clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+    def _class_stats(self, stats, c):
+        labels = stats.new_zeros(stats.shape[0], self.n_classes)
+        labels[:, c] = 1.0
+        mean, logvar = self._split_stats(stats + self.label_head.weight[c])
+        return labels, mean, logvar
+
+    def class_log_posterior(self, x, stats=None):
+        """Unnormalised ``log p(y|x)`` per class, from the ELBO at the posterior mean."""
+        stats = self.head(self.features(x)) if stats is None else stats
+        scores = []
+        for c in range(self.n_classes):
+            labels, mean, logvar = self._class_stats(stats, c)
+            # in float64: the weights must not depend on how a row is reduced
+            out = self.decode_raw(self.condition(mean, labels)).double()
+            rec = self.log_likelihood(out, x, data_units=False)
+            kl = gaussian_kl(mean.double(), logvar.double())
+            scores.append(rec - kl + self.log_prior[c].double())
+        return torch.stack(scores, 1)
 
     def split(self, rows):
         """Rows of features (and one-hot labels, if conditional) -> ``(x, labels)``."""
@@ -117,11 +169,23 @@ class VariationalNet(AutoencoderNet):
         """The decoder's input: the code, followed by the one-hot labels if any."""
         return z if labels is None else torch.cat([z, labels.to(z.dtype)], -1)
 
-    def posterior(self, x):
-        """Mean and clamped log-variance of ``q(z|x)`` for data ``x``."""
-        stats = self.code_stats(x)
-        d = self.n_components
-        return stats[:, :d], stats[:, d:].clamp(LOGVAR_MIN, LOGVAR_MAX)
+    def posterior(self, x, labels=None):
+        """Mean and clamped log-variance of ``q(z|x)`` (``q(z|x, y)`` given ``labels``)."""
+        if not self.n_classes:
+            return self._split_stats(super().code_stats(x))
+        stats = self.head(self.features(x))
+        if labels is not None:
+            return self._split_stats(stats + self.label_head(labels.argmax(1)))
+        weights = torch.softmax(self.class_log_posterior(x, stats), 1)
+        mean = second = 0.0
+        for c in range(self.n_classes):
+            _, m, logvar = self._class_stats(stats, c)
+            w, m = weights[:, c:c + 1], m.double()
+            mean = mean + w * m
+            second = second + w * (logvar.double().exp() + m.square())
+        var = (second - mean.square()).clamp_min(math.exp(LOGVAR_MIN))
+        dtype = stats.dtype
+        return mean.to(dtype), var.log().clamp(LOGVAR_MIN, LOGVAR_MAX).to(dtype)
 
     def log_jacobian(self):
         """``-sum(log scale)``: turns standardised log-densities into data units."""
@@ -149,7 +213,7 @@ class VariationalNet(AutoencoderNet):
         a conditional model.
         """
         x, labels = self.split(rows)
-        mean, logvar = self.posterior(x)
+        mean, logvar = self.posterior(x, labels)
         eps = torch.randn(mean.shape, generator=generator, device=generator.device)
         z = mean + torch.exp(0.5 * logvar) * eps.to(mean.device, mean.dtype)
         out = self.decode_raw(self.condition(z, labels))

@@ -33,6 +33,11 @@ ESTIMATORS = [
     # image, so the conv path runs on every width the checks feed.
     AutoencoderTransformer(input_shape=(1, 1, -1), **CONV),
     VAEGenerator(input_shape=(1, 1, -1), **CONV),
+    # Conditional models need y (the target tags say so: the checks pass class
+    # labels, and check_requires_y_none fits with y=None); the codes drawn from
+    # a Gaussian mixture of the training codes.
+    VAEGenerator(n_components=2, conditional=True, sampler="mixture", **FAST),
+    VAEGenerator(input_shape=(1, 1, -1), conditional=True, **CONV),
 ]
 # likelihood="bernoulli" and loss="bce" are left out: the checks feed data
 # outside [0, 1], which both reject by design (tested in test_vae.py and
