@@ -14,10 +14,17 @@
    >= 1.5x) and whether ``best_params_`` agree.  For reference the serial
    search is also timed with torch limited to one thread.
 
+3. ``wide``: the memory that wide inputs add.  A 4,096 x 50,000 CSR matrix
+   with 100,000 non-zeros (0.8 MB) and a 4,100 x 20,000 float32 memmap
+   (328 MB): the peak ``RssAnon`` added by the scaling pass
+   (:func:`skae._data.data_scaling`, target < 100 MB each) and, for the
+   sparse matrix, by one epoch of ``fit`` beside the memory of the network
+   itself (weights, gradients and Adam's two moments; target: < 300 MB more).
+
 Prints figures only (no asserts).  Timings depend on the machine's load:
 ``uptime`` is printed before and after.
 
-    python benchmarks/bench_scale.py [memmap|grid|all] [--n-samples 1000000] [--dir /tmp]
+    python benchmarks/bench_scale.py [memmap|grid|wide|all] [--n-samples 1000000] [--dir /tmp]
                                      [--threads N] [--grid-max-iter 100]
 """
 
@@ -165,6 +172,54 @@ def bench_memmap(n_samples, directory):
         print(f"deleted {tmp}")
 
 
+def bench_wide(directory):
+    import scipy.sparse as sp
+
+    from skae._data import data_scaling
+
+    print("== 3. Wide inputs: the memory of the scaling pass and of fit ==")
+    S = sp.random(4096, 50_000, density=100_000 / (4096 * 50_000), format="csr",
+                  dtype=np.float32, random_state=0)
+    data_scaling(S[:8], "auto")  # warm-up
+    baseline = _status_kib("RssAnon")
+    with MemorySampler() as mem:
+        data_scaling(S, "auto")
+    print(f"sparse 4,096 x 50,000 ({S.nnz:,} non-zeros, {S.data.nbytes / 1e6:.1f} MB): "
+          f"scaling pass +{_mib(mem.peak_anon - baseline)} RssAnon (target < 100 MB)")
+    ae = AutoencoderTransformer(max_iter=1, early_stopping=False, random_state=0)
+    baseline = _status_kib("RssAnon")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of max_iter=1
+        with MemorySampler() as mem:
+            ae.fit(S)
+    n_params = sum(p.numel() for p in ae.net_.parameters())
+    own = 4 * n_params * 4 / 1024  # float32 weights, gradients, two Adam moments (KiB)
+    extra = mem.peak_anon - baseline - own
+    print(f"fit, 1 epoch: +{_mib(mem.peak_anon - baseline)} RssAnon; the network's own "
+          f"{_mib(own)} ({n_params:,} parameters x 4 copies) + {_mib(extra)} "
+          f"(target < 300 MB)")
+    del ae
+    tmp = tempfile.mkdtemp(prefix="skae_bench_wide_", dir=directory)
+    try:
+        path = os.path.join(tmp, "W.npy")
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
+                                        shape=(4100, 20_000))
+        rng = np.random.default_rng(0)
+        for lo in range(0, 4100, 500):
+            out[lo:lo + 500] = rng.random((min(500, 4100 - lo), 20_000), dtype=np.float32)
+        out.flush()
+        del out
+        W = np.load(path, mmap_mode="r")
+        baseline = _status_kib("RssAnon")
+        with MemorySampler() as mem:
+            data_scaling(W, "auto")
+        print(f"memmap 4,100 x 20,000 float32 ({W.nbytes / 1e6:.0f} MB): scaling pass "
+              f"+{_mib(mem.peak_anon - baseline)} RssAnon (target < 100 MB)")
+        del W
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _warm_up():
     """A tiny fit: the first fit in a process imports parts of torch (~1 s)."""
     with warnings.catch_warnings():
@@ -235,7 +290,7 @@ def bench_grid(cv=2, max_iter=100):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", default="all", choices=["memmap", "grid", "all"])
+    parser.add_argument("part", nargs="?", default="all", choices=["memmap", "grid", "wide", "all"])
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--dir", default=tempfile.gettempdir(),
                         help="where the temporary memmap is written")
@@ -258,6 +313,8 @@ def main():
         print(uptime())
     if args.part in ("grid", "all"):
         bench_grid(max_iter=args.grid_max_iter)
+    if args.part in ("wide", "all"):
+        bench_wide(args.dir)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,13 @@ class DeviceStateMixin:
 
 
 def to_cpu(obj):
-    """A copy of a (nested) optimizer state with every tensor on the CPU."""
+    """A (nested) optimizer state with every tensor on the CPU.
+
+    Tensors already on the CPU are kept, not copied: the state of a finished
+    optimizer is handed over, and a warm start trains on a deep copy of it.
+    """
     if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
+        return obj.detach().to("cpu")  # no copy of what is already there
     if isinstance(obj, dict):
         return {k: to_cpu(v) for k, v in obj.items()}
     if isinstance(obj, list):

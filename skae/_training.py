@@ -280,6 +280,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
             bar.close()
     if best_state is not None:
         net.load_state_dict(best_state)
+    optimizer.zero_grad(set_to_none=True)  # a fitted network holds no gradients
     net.eval()
     if not result.stopped_early and not result.interrupted and cfg.stop_on_plateau:
         warnings.warn(

@@ -137,3 +137,9 @@ def test_load_model_on_missing_cuda_raises_like_the_constructor(small_digits, tm
         AutoencoderTransformer(2, device="cuda", max_iter=2, **FAST).fit(small_digits[0])
     with pytest.raises(ValueError, match="CUDA is not available"):
         load_model(tmp_path / "m", device="cuda")
+
+
+def test_fitted_network_holds_no_gradients(small_digits):
+    X, _ = small_digits
+    ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
+    assert all(p.grad is None for p in ae.net_.parameters())
