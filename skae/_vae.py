@@ -45,9 +45,10 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         divides all of them by one scale (the root mean feature variance),
         for features that share their units, such as pixels; ``"auto"`` is
         ``"global"`` when ``input_shape`` is given or no feature's range
-        (max - min) exceeds 10 times the median range, else ``"feature"``.  Fixed by the first fit (the first chunk of
-        ``partial_fit``) and kept by warm starts; reconstructions, losses and
-        scores stay in the units of ``X``.
+        (max - min) exceeds 10 times the median range, else ``"feature"``.
+        Fixed by the first fit (the first chunk of ``partial_fit``) and kept
+        by warm starts; reconstructions, losses and scores stay in the units
+        of ``X``.
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         The decoder's distribution ``p(x|z)``.  ``"gaussian"``: independent
         normals around the decoder's output with variance
