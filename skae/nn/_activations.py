@@ -15,7 +15,26 @@ ACTIVATIONS = {
 
 
 def get_activation(name):
-    """Return a new activation module for ``name`` (a key of ``ACTIVATIONS``)."""
+    """Return a new activation module for ``name`` (a key of ``ACTIVATIONS``).
+
+    Each call builds a fresh module, so layers never share one instance.
+
+    Parameters
+    ----------
+    name : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", \
+"identity"}
+        The activation's name, as in the estimators' ``activation`` parameter.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        A new instance of the activation (``torch.nn.ReLU()`` for ``"relu"``).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a key of ``ACTIVATIONS``.
+    """
     try:
         return ACTIVATIONS[name]()
     except KeyError:

@@ -81,7 +81,18 @@ class ConvEncoder(nn.Module):
         self.out_features = width
 
     def forward(self, x):
-        """Map images ``(batch, C, H, W)`` to features ``(batch, out_features)``."""
+        """Map images ``(batch, C, H, W)`` to features ``(batch, out_features)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, C, H, W)
+            Standardised images.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (batch, out_features)
+            The flattened feature maps, after the fully connected layers.
+        """
         return self.net(x)
 
 
@@ -164,7 +175,18 @@ class ConvDecoder(nn.Module):
         self.stages = nn.ModuleList(stages)
 
     def forward(self, z):
-        """Map codes ``(batch, n_components)`` to images ``(batch, C, H, W)``."""
+        """Map codes ``(batch, n_components)`` to images ``(batch, C, H, W)``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch, n_components)
+            Codes.
+
+        Returns
+        -------
+        images : torch.Tensor of shape (batch, C, H, W)
+            Unconstrained outputs (no final activation).
+        """
         x = self.project(z).reshape(z.shape[0], *self.initial_shape)
         for stage, (h, w) in zip(self.stages, self.stage_shapes, strict=True):
             x = stage(x)[:, :, :h, :w]

@@ -42,6 +42,9 @@ class MLPEncoder(nn.Sequential):
 class MLPDecoder(nn.Sequential):
     """Fully connected decoder mirroring :class:`MLPEncoder`.
 
+    ``Linear -> activation`` per hidden layer, in the reverse order of the
+    encoder's, then a final ``Linear`` to ``n_features`` without activation.
+
     Parameters
     ----------
     n_components : int

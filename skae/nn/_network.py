@@ -46,42 +46,140 @@ class AutoencoderNet(nn.Module):
         self.register_buffer("scale", torch.ones(n_features))
 
     def set_scaling(self, mean, scale):
-        """Set the per-feature mean and scale of the data (arrays of ``n_features``)."""
+        """Set the per-feature mean and scale of the data.
+
+        Parameters
+        ----------
+        mean : array-like of shape (n_features,)
+            Value subtracted from each feature.
+        scale : array-like of shape (n_features,)
+            Positive value each centred feature is divided by.
+        """
         self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
         self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
 
     def standardise(self, x):
-        """Data units -> the scaled units the encoder sees."""
+        """Data units -> the scaled units the encoder sees.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Data in its own units.
+
+        Returns
+        -------
+        x_scaled : torch.Tensor of shape (batch, n_features)
+            ``(x - mean) / scale``.
+        """
         return (x - self.mean) / self.scale
 
     def code_stats(self, x):
-        """Raw head output: ``(batch, n_heads * n_components)``."""
+        """Raw head output: ``(batch, n_heads * n_components)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Data in its own units (standardised here).
+
+        Returns
+        -------
+        stats : torch.Tensor of shape (batch, n_heads * n_components)
+            The heads side by side: the code, or for a VAE the posterior
+            mean followed by the log-variance.
+        """
         h = self.standardise(x)
         if self.input_shape is not None:
             h = h.reshape(h.shape[0], *self.input_shape)
         return self.head(self.encoder(h).flatten(1))
 
     def encode(self, x):
-        """The code (the first head: the posterior mean for a VAE)."""
+        """Encode data into codes.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Data in its own units.
+
+        Returns
+        -------
+        code : torch.Tensor of shape (batch, n_components)
+            The first head: the code, or the posterior mean for a VAE.
+        """
         return self.code_stats(x)[:, : self.n_components]
 
     def decode_raw(self, z):
-        """Unconstrained decoder output, flattened to ``(batch, n_features)``."""
+        """Unconstrained decoder output, flattened to ``(batch, n_features)``.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch, n_components)
+            Codes.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (batch, n_features)
+            Values in scaled units, or logits for a sigmoid output.
+        """
         return self.decoder(z).reshape(z.shape[0], self.n_features)
 
     def to_data(self, out):
-        """Decoder output -> data units (the reconstruction's mean)."""
+        """Decoder output -> data units (the reconstruction's mean).
+
+        Parameters
+        ----------
+        out : torch.Tensor of shape (batch, n_features)
+            Output of :meth:`decode_raw`.
+
+        Returns
+        -------
+        x : torch.Tensor of shape (batch, n_features)
+            ``sigmoid(out)`` for a sigmoid output, else ``out * scale + mean``.
+        """
         if self.output == "sigmoid":
             return torch.sigmoid(out)
         return out * self.scale + self.mean
 
     def target(self, x):
-        """Data -> the units in which the reconstruction loss is computed."""
+        """Data -> the units in which the reconstruction loss is computed.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Data in its own units.
+
+        Returns
+        -------
+        target : torch.Tensor of shape (batch, n_features)
+            ``x`` itself for a sigmoid output, else :meth:`standardise` of it.
+        """
         return x if self.output == "sigmoid" else self.standardise(x)
 
     def decode(self, z):
-        """Codes -> reconstructions in data units."""
+        """Decode codes into reconstructions in data units.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (batch, n_components)
+            Codes.
+
+        Returns
+        -------
+        x : torch.Tensor of shape (batch, n_features)
+            The reconstructions' means, in the units of the data.
+        """
         return self.to_data(self.decode_raw(z))
 
     def forward(self, x):
+        """Reconstruct data: :meth:`decode` of :meth:`encode`.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Data in its own units.
+
+        Returns
+        -------
+        x_hat : torch.Tensor of shape (batch, n_features)
+            Reconstructions in data units.
+        """
         return self.decode(self.encode(x))
