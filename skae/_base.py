@@ -413,6 +413,7 @@ class BaseAutoencoder(
         Returns
         -------
         score : float
+            The mean score per sample, in the units of :meth:`score_samples`.
         """
         return float(np.mean(self.score_samples(X)))
 
