@@ -106,7 +106,7 @@ def run(X_train, X_test, y_train, y_test, params, n_pca_fd, n_pca_gmm):
     balanced = np.repeat(classes, N_DRAWS // len(classes))
     fd_cond = fd(cvae.sample(len(balanced), random_state=0, y=balanced))
     cvae.set_params(sampler="mixture")
-    cvae._fit_sampler(X_train)
+    cvae._fit_sampler(X_train, np.searchsorted(classes, y_train))
     samples_mix = cvae.sample(len(labels), random_state=1, y=labels)
     acc_mix = float(np.mean(svc.predict(samples_mix) == labels))
     fd_cond_mix = fd(cvae.sample(len(balanced), random_state=0, y=balanced))
@@ -123,9 +123,11 @@ def run(X_train, X_test, y_train, y_test, params, n_pca_fd, n_pca_gmm):
     print(f"\nConditional samples classified by the SVC ({per_class} per class, "
           "sampler='prior')")
     print("  class    " + " ".join(f"{c!s:>5s}" for c in classes) + "    all")
-    print("  accuracy " + " ".join(f"{acc[c]:5.2f}" for c in classes)
+    print("  prior    " + " ".join(f"{acc[c]:5.2f}" for c in classes)
           + f"  {np.mean(pred == labels):5.3f}")
-    print(f"  with sampler='mixture': overall accuracy {acc_mix:.3f}")
+    pred_mix = svc.predict(samples_mix)
+    print("  mixture  " + " ".join(f"{np.mean(pred_mix[labels == c] == c):5.2f}"
+                                   for c in classes) + f"  {acc_mix:5.3f}")
     print(f"\nBars: conditional accuracy {np.mean(pred == labels):.3f} (>= 0.90); "
           f"conditional FD {fd_cond:.2f} < unconditional FD {fd_prior:.2f}; "
           f"unconditional FD / GMM with sampler='mixture' {fd_mix / fd_gmm:.2f} (<= 0.35)")

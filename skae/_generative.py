@@ -26,7 +26,10 @@ from ._validation import (
 
 _DTYPES = [np.float64, np.float32]
 
-_MIXTURE_COMPONENTS = 10  # components of the sampler="mixture" Gaussian mixture
+# sampler="mixture": at most this many components per mixture, and at least
+# this many code rows per component
+_MIXTURE_COMPONENTS = 10
+_ROWS_PER_COMPONENT = 40
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 # sample(random_state=None) reads and advances the estimator's stream under
 # this lock, so concurrent calls never draw the same rows.
@@ -252,24 +255,21 @@ class GenerativeMixin:
         """
         check_is_fitted(self)
         labels = self._label_rows(y, n_samples, "sample")
+        codes = None if labels is None else labels.argmax(1)
         d, n_features = self.n_components_, self.n_features_in_
         kind = self._spec.likelihood if add_noise else None
-        draw_labels = self._is_conditional() and labels is None
         generator = torch.Generator()
         if random_state is not None:
             generator.manual_seed(draw_seed(check_random_state(random_state)))
-            z, noise, codes = self._draw(generator, n_samples, d, n_features, kind, draw_labels)
+            codes, z, noise = self._draw(generator, n_samples, kind, codes)
         else:
             with _SAMPLE_STREAM_LOCK:  # reserve this call's part of the stream
                 generator.set_state(self._sample_rng_state)
-                z, noise, codes = self._draw(
-                    generator, n_samples, d, n_features, kind, draw_labels)
+                codes, z, noise = self._draw(generator, n_samples, kind, codes)
                 self._sample_rng_state = generator.get_state()
         z = z.numpy()
         if codes is not None:
-            labels = one_hot(codes, len(self.classes_))
-        if labels is not None:
-            z = np.hstack([z, labels.astype(z.dtype)])
+            z = np.hstack([z, one_hot(codes, len(self.classes_))])
         X = self._map_rows(z, self.net_.decode, n_features, np.float64)
         if noise is not None:
             if kind == "bernoulli":
@@ -279,43 +279,70 @@ class GenerativeMixin:
                 X = X + std * noise.numpy()
         return X.astype(self._fit_dtype, copy=False)
 
-    def _draw(self, generator, n_samples, n_components, n_features, noise, draw_labels):
-        """Codes, the raw draws of the observation noise and the drawn class indices.
+    def _draw(self, generator, n_samples, noise, codes):
+        """Class indices, codes and the raw draws of the observation noise.
 
-        The noise is uniform for Bernoulli and standard normal for Gaussian
-        noise (None without noise); class indices are None unless drawn.
+        A conditional model given no class indices (``codes``) draws them
+        first, with the training frequencies.  The noise is uniform for
+        Bernoulli and standard normal for Gaussian noise (None without it).
         """
-        mixture = getattr(self, "_mixture", None)
-        if mixture is None:
-            z = torch.randn(n_samples, n_components, generator=generator)
-        else:
-            z = draw_mixture(mixture, n_samples, generator)
-        raw = None
-        if noise is not None:
-            draw = torch.rand if noise == "bernoulli" else torch.randn
-            raw = draw(n_samples, n_features, generator=generator, dtype=torch.float64)
-        codes = None
-        if draw_labels:
+        if codes is None and self._is_conditional():
             freq = torch.as_tensor(self._class_counts, dtype=torch.float64)
             codes = torch.multinomial(freq, n_samples, replacement=True,
                                       generator=generator).numpy()
-        return z, raw, codes
+        mixture = getattr(self, "_mixture", None)
+        if mixture is None:
+            z = torch.randn(n_samples, self.n_components_, generator=generator)
+        else:
+            z = draw_mixture(mixture, n_samples, generator, codes)
+        raw = None
+        if noise is not None:
+            draw = torch.rand if noise == "bernoulli" else torch.randn
+            raw = draw(n_samples, self.n_features_in_, generator=generator,
+                       dtype=torch.float64)
+        return codes, z, raw
 
-    def _fit_sampler(self, X):
-        """Fit the ``sampler="mixture"`` Gaussian mixture to the codes of ``X``."""
+    def _fit_sampler(self, X, labels=None):
+        """Fit the ``sampler="mixture"`` Gaussian mixtures to the codes of ``X``.
+
+        One mixture for an unconditional model; for a conditional one, one
+        per class, of the codes ``q(z|x, y)`` of that class's rows
+        (``labels``: their class indices).
+        """
         if self.sampler != "mixture":
             self._mixture = None
             return
         d = self.n_components_
-        means = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64)
-        k = min(_MIXTURE_COMPONENTS, len(means))
-        gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4,
-                              random_state=self._seed % 2**32).fit(means)
-        self._mixture = {
-            "weights": gmm.weights_,
-            "means": gmm.means_,
-            "chol": np.linalg.cholesky(gmm.covariances_),
-        }
+        if labels is None:
+            codes = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64)
+            groups = [(0, codes)]
+        else:
+            n_classes = len(self.classes_)
+            rows = np.hstack([X.toarray() if hasattr(X, "toarray") else X,
+                              one_hot(labels, n_classes).astype(X.dtype)])
+            n_features = self.n_features_in_
+
+            def encode_given(r):
+                return self.net_.posterior(r[:, :n_features], r[:, n_features:])[0]
+
+            codes = self._map_rows(rows, encode_given, d, np.float64)
+            groups = [(c, codes[labels == c]) for c in range(n_classes)]
+        parts = {"weights": [], "means": [], "chol": [], "group": []}
+        seed = self._seed % 2**32
+        for group, group_codes in groups:
+            if len(group_codes) == 0:  # a class absent from this chunk: the prior
+                gmm_w, gmm_m, chol = np.ones(1), np.zeros((1, d)), np.eye(d)[None]
+            else:
+                k = max(1, min(_MIXTURE_COMPONENTS, len(group_codes) // _ROWS_PER_COMPONENT))
+                gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4,
+                                      random_state=seed).fit(group_codes)
+                gmm_w, gmm_m = gmm.weights_, gmm.means_
+                chol = np.linalg.cholesky(gmm.covariances_)
+            parts["weights"].append(gmm_w)
+            parts["means"].append(gmm_m)
+            parts["chol"].append(chol)
+            parts["group"].append(np.full(len(gmm_w), group))
+        self._mixture = {key: np.concatenate(value) for key, value in parts.items()}
 
     # ---------------------------------------------------------- diagnostics
     def _warn_if_collapsed(self, X):
@@ -335,10 +362,25 @@ class GenerativeMixin:
 
 
 
-def draw_mixture(mixture, n_samples, generator):
-    """``n_samples`` float32 draws of a Gaussian mixture (a dict of its arrays)."""
+
+def draw_mixture(mixture, n_samples, generator, codes=None):
+    """``n_samples`` float32 draws of a Gaussian mixture (a dict of its arrays).
+
+    With class indices ``codes``, each row draws from the components of its
+    class (``mixture["group"]``), weighted within the class.
+    """
     weights = torch.as_tensor(mixture["weights"], dtype=torch.float64)
-    comp = torch.multinomial(weights, n_samples, replacement=True, generator=generator)
+    group = torch.as_tensor(mixture["group"])
+    if codes is None:
+        comp = torch.multinomial(weights, n_samples, replacement=True, generator=generator)
+    else:
+        codes = torch.as_tensor(codes)
+        comp = torch.empty(n_samples, dtype=torch.int64)
+        for c in torch.unique(codes).tolist():  # in increasing order: reproducible
+            rows = codes == c
+            w = torch.where(group == c, weights, torch.zeros_like(weights))
+            comp[rows] = torch.multinomial(w, int(rows.sum()), replacement=True,
+                                           generator=generator)
     eps = torch.randn(n_samples, mixture["means"].shape[1], generator=generator,
                       dtype=torch.float64)
     means = torch.as_tensor(mixture["means"])[comp]

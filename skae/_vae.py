@@ -380,6 +380,7 @@ default="plateau"
             counts = counts + self._class_counts
         self.classes_ = np.asarray(labels.classes)
         self._class_counts = counts
+        self._fit_labels = labels.codes  # for the sampler, dropped after the fit
         return labels
 
     def _loss_offset(self, net):
@@ -399,7 +400,7 @@ default="plateau"
                 self.__dict__.pop(name, None)
         if self._spec.conditional:
             self.net_.set_class_prior(self._class_counts)
-        self._fit_sampler(X)
+        self._fit_sampler(X, self.__dict__.pop("_fit_labels", None))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

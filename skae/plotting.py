@@ -12,10 +12,17 @@ import numpy as np
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from ._plotting_latent import (
+    plot_class_samples,
+    plot_interpolation,
+    plot_latent_manifold,
+    plot_latent_traversal,
+)
 from ._plotting_variance import plot_explained_variance
 
-__all__ = ["plot_explained_variance", "plot_image_grid", "plot_latent_2d", "plot_loss_curve",
-           "plot_reconstructions", "plot_samples"]
+__all__ = ["plot_class_samples", "plot_explained_variance", "plot_image_grid",
+           "plot_interpolation", "plot_latent_2d", "plot_latent_manifold",
+           "plot_latent_traversal", "plot_loss_curve", "plot_reconstructions", "plot_samples"]
 
 _MAX_LEGEND_CLASSES = 20
 
