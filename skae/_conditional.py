@@ -95,3 +95,22 @@ def check_fit_labels(estimator, X, y, known_classes=None):
     else:
         classes = tuple(np.asarray(known_classes).tolist())
     return Labels(classes, encode(classes, y))
+
+
+def fit_targets(estimator, X, y, *, fresh, incremental):
+    """The :class:`Labels` of a conditional VAEGenerator's fit; sets its label state.
+
+    ``classes_`` and the class counts (accumulated over ``partial_fit``
+    calls and warm starts) are set on ``estimator``; a fit that fails
+    restores them.  ``partial_fit`` continues with the fitted classes.
+    """
+    continued = not fresh and estimator._spec.conditional
+    known = estimator.classes_ if continued and incremental else None
+    labels = check_fit_labels(estimator, X, y, known)
+    counts = labels.counts()
+    if continued and len(counts) == len(estimator.classes_):
+        counts = counts + estimator._class_counts
+    estimator.classes_ = np.asarray(labels.classes)
+    estimator._class_counts = counts
+    estimator._fit_labels = labels.codes  # for the sampler, dropped after the fit
+    return labels

@@ -5,11 +5,9 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
-
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_array
+from sklearn.utils import check_array, check_random_state
 
 from ._conditional import as_label_array, encode, one_hot
 from ._importance import log_marginal
@@ -256,7 +254,7 @@ class GenerativeMixin:
         check_is_fitted(self)
         labels = self._label_rows(y, n_samples, "sample")
         codes = None if labels is None else labels.argmax(1)
-        d, n_features = self.n_components_, self.n_features_in_
+        n_features = self.n_features_in_
         kind = self._spec.likelihood if add_noise else None
         generator = torch.Generator()
         if random_state is not None:

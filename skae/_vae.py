@@ -1,9 +1,7 @@
 """VAEGenerator: a variational autoencoder that encodes, scores and generates data."""
 
-import numpy as np
-
 from ._base import BaseAutoencoder
-from ._conditional import check_fit_labels
+from ._conditional import fit_targets
 from ._generative import GenerativeMixin
 from ._random import draw_seed, make_generator
 from ._validation import Integral, Interval, Real, StrOptions
@@ -371,17 +369,7 @@ default="plateau"
     def _check_targets(self, X, y, *, fresh, incremental):
         if not self.conditional:
             return None  # y is ignored
-        known = None
-        if not fresh and incremental and self._spec.conditional:
-            known = self.classes_  # partial_fit continues with the fitted classes
-        labels = check_fit_labels(self, X, y, known)
-        counts = labels.counts()
-        if not fresh and self._spec.conditional and len(counts) == len(self.classes_):
-            counts = counts + self._class_counts
-        self.classes_ = np.asarray(labels.classes)
-        self._class_counts = counts
-        self._fit_labels = labels.codes  # for the sampler, dropped after the fit
-        return labels
+        return fit_targets(self, X, y, fresh=fresh, incremental=incremental)
 
     def _loss_offset(self, net):
         return -float(net.log_jacobian())
