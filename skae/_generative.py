@@ -26,8 +26,8 @@ _DTYPES = [np.float64, np.float32]
 
 # sampler="mixture": at most this many components per mixture, and at least
 # this many code rows per component
-_MIXTURE_COMPONENTS = 10
-_ROWS_PER_COMPONENT = 40
+_MIXTURE_COMPONENTS = 20
+_ROWS_PER_COMPONENT = 20
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 # sample(random_state=None) reads and advances the estimator's stream under
 # this lock, so concurrent calls never draw the same rows.
@@ -328,7 +328,7 @@ class GenerativeMixin:
         parts = {"weights": [], "means": [], "chol": [], "group": []}
         seed = self._seed % 2**32
         for group, group_codes in groups:
-            if len(group_codes) == 0:  # a class absent from this chunk: the prior
+            if len(group_codes) < 2:  # too few codes for a mixture: the prior
                 gmm_w, gmm_m, chol = np.ones(1), np.zeros((1, d)), np.eye(d)[None]
             else:
                 k = max(1, min(_MIXTURE_COMPONENTS, len(group_codes) // _ROWS_PER_COMPONENT))

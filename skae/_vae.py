@@ -79,14 +79,17 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         frequencies and each label's ELBO (at ``len(classes_)`` decodes per
         row).  :meth:`sample`, :meth:`inverse_transform` and
         :meth:`score_samples` take labels.  If False, ``y`` is ignored.
-    sampler : {"prior", "mixture"}, default="prior"
-        Where :meth:`sample` draws codes from: the prior ``N(0, I)``, or a
-        10-component full-covariance Gaussian mixture fitted at the end of
-        each fit to the posterior means of its training rows (the aggregated
-        posterior, as in two-stage VAEs), which avoids decoding codes from
-        regions the training data never reached.  Only :meth:`sample` uses
-        it; :meth:`score_samples` scores under the prior the model was
-        trained with.
+    sampler : {"mixture", "prior"}, default="mixture"
+        Where :meth:`sample` draws codes from.  ``"mixture"``: a
+        full-covariance Gaussian mixture (at most 20 components, one per 20
+        rows) fitted at the end of each fit to the codes of its training
+        rows, the aggregated posterior (as in two-stage VAEs); a conditional
+        model fits one per class, to the codes ``q(z | x, y)`` of its rows,
+        so that code and label agree (a group of fewer than 2 rows falls back
+        to the prior).  ``"prior"``: ``N(0, I)``, which also
+        decodes codes from regions no training row reached.  Only
+        :meth:`sample` uses it; :meth:`score_samples` scores under the prior
+        the model was trained with.
     n_importance_samples : int, default=1
         Default number ``K`` of posterior samples per row in
         :meth:`score_samples` and :meth:`score`: 1 gives the ELBO, more the
@@ -290,7 +293,7 @@ default="plateau"
         kl_warmup=0,
         observation_variance="learned",
         conditional=False,
-        sampler="prior",
+        sampler="mixture",
         n_importance_samples=1,
         weight_decay=1e-4,
         batch_size=64,
