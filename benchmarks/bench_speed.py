@@ -10,9 +10,10 @@ settings, batch size and data (MNIST-5k train split, float32) trained by
 measured alternately for several rounds in one run; the table reports the
 median samples/s of each and the ratios.  Inference: ``transform`` against a
 bare ``torch.inference_mode`` forward pass of the same encoder on a float32
-tensor.
+tensor.  Latency: ``transform`` of one row (and of 10 rows) against
+``PCA(30).transform`` of the same rows, median of many calls, alternating.
 
-    python benchmarks/bench_speed.py [--epochs 3] [--rounds 5]
+    python benchmarks/bench_speed.py [--epochs 3] [--rounds 5] [--inference-only]
 """
 
 import argparse
@@ -103,29 +104,34 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--inference-only", action="store_true",
+                        help="skip the training comparison")
     args = parser.parse_args(argv)
     Xtr, Xte, _, _ = load_mnist5k_split()
     X = np.ascontiguousarray(Xtr, dtype=np.float32)
     n = len(X) * args.epochs
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{len(X)} samples x {args.epochs} epochs per fit, {args.rounds} alternating rounds")
-    runners = {"skae": skae_fit, "plain torch loop": plain_fit}
+    runners = {} if args.inference_only else {"skae": skae_fit, "plain torch loop": plain_fit}
     try:
         import skorch  # noqa: F401
 
         runners["skorch NeuralNet"] = skorch_fit
     except ImportError:
         print("skorch is not installed: pip install skorch (the [speed] extra)")
+    if args.inference_only:
+        runners = {}
     rates = {name: [] for name in runners}
     for r in range(args.rounds):
         for name, fn in runners.items():
             seconds, _ = timed(fn, X, args.epochs, r)
             rates[name].append(n / seconds)
     med = {name: float(np.median(v)) for name, v in rates.items()}
-    print("\n| trainer | median samples/s | skae / this |")
-    print("|---|---|---|")
-    for name, rate in med.items():
-        print(f"| {name} | {rate:,.0f} | {med['skae'] / rate:.2f} |")
+    if med:
+        print("\n| trainer | median samples/s | skae / this |")
+        print("|---|---|---|")
+        for name, rate in med.items():
+            print(f"| {name} | {rate:,.0f} | {med['skae'] / rate:.2f} |")
 
     ae = skae_fit(X, 1, 0)
     Xq = np.ascontiguousarray(np.tile(Xte, (10, 1)), dtype=np.float32)
@@ -141,6 +147,22 @@ def main(argv=None):
     print(f"| skae transform (float32 input) | {s:,.0f} |")
     print(f"| bare inference_mode encoder forward | {b:,.0f} |")
     print(f"| ratio transform / bare | {s / b:.2f} |")
+    latency(ae, Xtr, Xte)
+
+
+def latency(ae, Xtr, Xte, calls=300):
+    from sklearn.decomposition import PCA
+
+    pca = PCA(K).fit(Xtr)
+    print("\n| rows per call | skae transform ms | PCA transform ms | ratio |\n|---|---|---|---|")
+    for n in (1, 10):
+        rows = Xte[:n]
+        t_ae, t_pca = [], []
+        for _ in range(calls):
+            t_ae.append(timed(ae.transform, rows)[0])
+            t_pca.append(timed(pca.transform, rows)[0])
+        a, p = np.median(t_ae) * 1e3, np.median(t_pca) * 1e3
+        print(f"| {n} | {a:.3f} | {p:.3f} | {a / p:.1f} |")
 
 
 if __name__ == "__main__":

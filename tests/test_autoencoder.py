@@ -158,15 +158,21 @@ def test_torch_global_settings_unchanged(small_digits, fast_params):
     assert torch.get_num_threads() == threads and torch.is_grad_enabled() == grad
 
 
-def test_outputs_are_batch_invariant(digits, fast_params):
+@pytest.mark.parametrize("extra", [{}, {"input_shape": (1, 8, 8), "conv_channels": (4, 8)}],
+                         ids=["mlp", "conv"])
+def test_outputs_are_batch_invariant(digits, fast_params, extra):
     X = digits[0]
-    ae = AutoencoderTransformer(**fast_params).fit(X[:300])
-    full = ae.transform(X)
-    for rows in (slice(0, 1), slice(5, 37), slice(100, 700)):
-        assert np.array_equal(ae.transform(X[rows]), full[rows])
+    ae = AutoencoderTransformer(**{**fast_params, "max_iter": 2, **extra}).fit(X[:300])
+    full, scores = ae.transform(X), ae.score_samples(X)
+    decoded = ae.inverse_transform(full)
+    # chunks of every size, short ones padded less than full ones
+    for rows in (slice(0, 1), slice(3, 5), slice(7, 10), slice(5, 37), slice(9, 17),
+                 slice(100, 611), slice(100, 700), slice(1, 1025)):
+        assert np.array_equal(ae.transform(X[rows]), full[rows]), rows
+        assert np.array_equal(ae.inverse_transform(full[rows]), decoded[rows]), rows
+        assert np.array_equal(ae.score_samples(X[rows]), scores[rows]), rows
     perm = np.random.RandomState(0).permutation(len(X))
     assert np.array_equal(ae.transform(X[perm]), full[perm])
-    assert np.array_equal(ae.score_samples(X[3:4]), ae.score_samples(X)[3:4])
 
 
 def test_early_stopping_restores_best_weights(digits):
