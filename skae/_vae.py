@@ -173,9 +173,9 @@ default="plateau"
         ``likelihood`` module holds the learned Gaussian log-variance
         (``logvar``, in the network's standardised units) if any.
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during :term:`fit` (string column names only).
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :meth:`fit` (string column names only).
     loss_curve_ : list of float
         Training loss per epoch: the negative ELBO per sample in nats, with
         the KL term weighted by ``beta`` (and the warm-up).

@@ -148,14 +148,18 @@ def plot_reconstructions(estimator, X, *, n_images=8, image_shape=None, cmap="gr
     Parameters
     ----------
     estimator : fitted transformer with ``inverse_transform``
+        The model whose reconstructions are shown.
     X : array-like of shape (n_samples, n_features)
         Images as rows; the first ``n_images`` (at most n_samples) are shown.
     n_images : int, default=8
+        Number of images (columns of the figure).
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)``; by default the estimator's fitted ``input_shape_``,
         else a square grey image.
-    cmap, fig
-        As in :func:`plot_image_grid`.
+    cmap : str or Colormap, default="gray"
+        Colormap of grey images, as in :func:`plot_image_grid`.
+    fig : matplotlib Figure or SubFigure, default=None
+        Empty figure to draw into; a new one by default.
 
     Returns
     -------
@@ -185,22 +189,31 @@ def plot_samples(estimator, *, n_samples=16, image_shape=None, random_state=None
                  n_cols=None, cmap="gray", fig=None):
     """Show a grid of images drawn with ``estimator.sample``.
 
+    The samples are drawn with ``estimator.sample(n_samples,
+    random_state=random_state)`` and shown by :func:`plot_image_grid`.
+
     Parameters
     ----------
     estimator : fitted estimator with ``sample(n_samples, random_state=None)``
         E.g. :class:`skae.VAEGenerator`.
     n_samples : int, default=16
+        Number of images to draw.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)``; by default the estimator's fitted ``input_shape_``,
         else a square grey image.
     random_state : int, RandomState instance or None, default=None
         Passed to ``sample``.
-    n_cols, cmap, fig
-        As in :func:`plot_image_grid`.
+    n_cols : int, default=None
+        Images per row; ``ceil(sqrt(n_samples))`` by default.
+    cmap : str or Colormap, default="gray"
+        Colormap of grey images.
+    fig : matplotlib Figure or SubFigure, default=None
+        Empty figure to draw into; a new one by default.
 
     Returns
     -------
     fig : matplotlib Figure
+        One axes per sample.
     """
     if not callable(getattr(estimator, "sample", None)):
         raise TypeError(
@@ -218,10 +231,15 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
                    title=None):
     """Scatter two columns of the code ``estimator.transform(X)``.
 
+    Any fitted transformer works, so the codes of PCA and of an autoencoder
+    can be drawn side by side on axes of their own.
+
     Parameters
     ----------
     estimator : fitted transformer with at least 2 output columns (PCA too)
+        The model whose codes are drawn.
     X : array-like of shape (n_samples, n_features)
+        Data to encode.
     y : array-like of shape (n_samples,), default=None
         Colours the points: class labels get a legend (up to 20 classes),
         continuous values a colorbar (a default ``"tab10"`` is then replaced
@@ -233,6 +251,7 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
     s : float, default=8
         Marker size.
     cmap : str or Colormap, default="tab10"
+        Colours of the classes (or of the colorbar, see ``y``).
     title : str, default=None
         Axes title; the estimator's class name by default.
 
