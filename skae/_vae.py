@@ -73,10 +73,10 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
     conditional : bool, default=False
         If True, ``fit(X, y)`` learns ``p(x | z, y)`` for the class labels
         ``y`` (required): the decoder and the posterior ``q(z | x, y)`` read
-        the one-hot label, so the code keeps the style and the label the
-        class.  :meth:`transform` needs no labels: it returns the mean of
+        the one-hot label, which supplies the class, so the code need not.
+        :meth:`transform` needs no labels: it returns the mean of
         ``sum_y p(y | x) q(z | x, y)``, with ``p(y | x)`` from the class
-        frequencies and each label's ELBO (at ``len(classes_)`` decodes per
+        frequencies and each label's ELBO (``len(classes_)`` decodes per
         row).  :meth:`sample`, :meth:`inverse_transform` and
         :meth:`score_samples` take labels.  If False, ``y`` is ignored.
     sampler : {"mixture", "prior"}, default="mixture"
@@ -85,11 +85,11 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         rows) fitted at the end of each fit to the codes of its training
         rows, the aggregated posterior (as in two-stage VAEs); a conditional
         model fits one per class, to the codes ``q(z | x, y)`` of its rows,
-        so that code and label agree (a group of fewer than 2 rows falls back
-        to the prior).  ``"prior"``: ``N(0, I)``, which also
-        decodes codes from regions no training row reached.  Only
-        :meth:`sample` uses it; :meth:`score_samples` scores under the prior
-        the model was trained with.
+        so that code and label agree (fewer than 2 rows: the prior).
+        ``"prior"``: ``N(0, I)``, which also decodes codes no training row
+        reached; as a conditional model's code still carries some of the
+        class, such a code may contradict its label.  Only :meth:`sample`
+        uses it: :meth:`score_samples` keeps the prior of training.
     n_importance_samples : int, default=1
         Default number ``K`` of posterior samples per row in
         :meth:`score_samples` and :meth:`score`: 1 gives the ELBO, more the

@@ -224,3 +224,15 @@ def test_mixture_sampler_draws_like_the_training_codes(data):
     assert_same_weights(est, prior)  # the sampler does not change training
     assert not np.allclose(est.sample(5, random_state=0), prior.sample(5, random_state=0))
     np.testing.assert_array_equal(est.sample(5, random_state=0), est.sample(5, random_state=0))
+
+
+def test_onnx_export_computes_the_label_free_transform(data, fitted):
+    pytest.importorskip("skl2onnx")  # the onnx extra
+    ort = pytest.importorskip("onnxruntime")
+    import skae.onnx  # noqa: F401  (registers the converters)
+    from skl2onnx import to_onnx
+
+    X = data[0][:50].astype(np.float32)
+    session = ort.InferenceSession(to_onnx(fitted, X[:1]).SerializeToString())
+    codes = session.run(None, {session.get_inputs()[0].name: X})[0]
+    np.testing.assert_allclose(codes, fitted.transform(X), atol=1e-5)
