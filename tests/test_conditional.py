@@ -229,8 +229,9 @@ def test_mixture_sampler_draws_like_the_training_codes(data):
 def test_onnx_export_computes_the_label_free_transform(data, fitted):
     pytest.importorskip("skl2onnx")  # the onnx extra
     ort = pytest.importorskip("onnxruntime")
-    import skae.onnx  # noqa: F401  (registers the converters)
     from skl2onnx import to_onnx
+
+    import skae.onnx  # noqa: F401  (registers the converters)
 
     X = data[0][:50].astype(np.float32)
     session = ort.InferenceSession(to_onnx(fitted, X[:1]).SerializeToString())
