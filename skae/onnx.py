@@ -32,7 +32,7 @@ import logging
 import warnings
 
 try:
-    import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
+    import onnxscript  # torch.onnx's exporter needs it
     import skl2onnx
     from onnx import TensorProto, helper, numpy_helper
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
@@ -111,6 +111,12 @@ def _export_encoder(estimator, opset=None):
                 verbose=False,
                 **kwargs,
             )
+    except ImportError as exc:  # e.g. an onnxscript older than this torch's exporter
+        raise ImportError(
+            f"torch.onnx.export (torch {torch.__version__}) failed to import {exc.name!r} "
+            f"({exc}); the installed onnxscript {onnxscript.__version__} may be too old "
+            "for this torch: upgrade it with `pip install -U onnxscript`."
+        ) from exc
     except Exception as exc:
         raise RuntimeError(
             f"torch.onnx.export could not export the network of {type(estimator).__name__} "

@@ -134,3 +134,16 @@ def test_missing_extra_names_it(monkeypatch, missing):
     with pytest.raises(ImportError, match=r"pip install skae\[onnx\]") as info:
         importlib.import_module("skae.onnx")
     assert repr(missing) in str(info.value)
+
+
+def test_exporter_import_failure_says_upgrade_onnxscript(data, monkeypatch):
+    # what torch.onnx.export raises when onnxscript is older than the torch
+    def old_onnxscript(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'onnxscript._framework_apis.torch_2_11'",
+                                  name="onnxscript._framework_apis.torch_2_11")
+
+    X, _, _, _ = data
+    est = quiet_fit(AutoencoderTransformer(2, **FAST), X)
+    monkeypatch.setattr(skae.onnx.torch.onnx, "export", old_onnxscript)
+    with pytest.raises(ImportError, match=r"pip install -U onnxscript"):
+        skl2onnx.to_onnx(est, X[:1].astype(np.float32))
