@@ -17,7 +17,7 @@ changed).  PyTorch is handled with care:
   pip's configured ``find-links`` already hold, else the official CPU index
   (https://download.pytorch.org/whl/cpu, about 200 MB instead of several GB).
 
-Only the standard library is used here, so Python 3.10+ is all it needs.
+Only the standard library is used here, so Python 3.11+ is all it needs.
 """
 
 import hashlib
