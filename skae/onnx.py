@@ -168,10 +168,17 @@ def _converter(scope, operator, container):
     model = _export_encoder(estimator, container.target_opset)
     graph = model.graph
     versions = _domain_versions(model)
+    target = container.target_opset
+    if target is not None and versions[""] > target:
+        raise ValueError(
+            f"target_opset={target} is below the opset {versions['']} that torch.onnx "
+            f"could export the network of {type(estimator).__name__} at; use "
+            "target_opset >= 15 (or None, the latest)."
+        )
     x_name = operator.inputs[0].full_name
     out_name = operator.outputs[0].full_name
     double = isinstance(operator.inputs[0].type, DoubleTensorType)
-    cast_version = container.target_opset
+    cast_version = versions[""]
     if double:
         x32 = scope.get_unique_variable_name("skae_X32")
         container.add_node("Cast", [x_name], [x32], op_version=cast_version,

@@ -147,3 +147,14 @@ def test_exporter_import_failure_says_upgrade_onnxscript(data, monkeypatch):
     monkeypatch.setattr(skae.onnx.torch.onnx, "export", old_onnxscript)
     with pytest.raises(ImportError, match=r"pip install -U onnxscript"):
         skl2onnx.to_onnx(est, X[:1].astype(np.float32))
+
+
+def test_target_opset(data, one_torch_thread):
+    X, _, X_test, _ = data
+    est = quiet_fit(AutoencoderTransformer(3, **FAST), X)
+    onx = skl2onnx.to_onnx(est, X[:1].astype(np.float32), target_opset=15)
+    assert {(o.domain, o.version) for o in onx.opset_import} == {("", 15)}
+    (codes,) = run_onnx(onx, X_test.astype(np.float32))
+    np.testing.assert_allclose(codes, est.transform(X_test), rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="target_opset=13 is below the opset"):
+        skl2onnx.to_onnx(est, X[:1].astype(np.float32), target_opset=13)
