@@ -158,3 +158,15 @@ def test_target_opset(data, one_torch_thread):
     np.testing.assert_allclose(codes, est.transform(X_test), rtol=0, atol=1e-4)
     with pytest.raises(ValueError, match="target_opset=13 is below the opset"):
         skl2onnx.to_onnx(est, X[:1].astype(np.float32), target_opset=13)
+
+
+def test_custom_encoder_exports_in_eval_mode(data, one_torch_thread):
+    import torch.nn as nn
+
+    def encoder(n_features):  # dropout must be off in the exported graph
+        return nn.Sequential(nn.Linear(n_features, 32), nn.LayerNorm(32), nn.Dropout(0.5), nn.Tanh())
+
+    X, _, X_test, _ = data
+    est = quiet_fit(AutoencoderTransformer(3, encoder=encoder, max_iter=3, random_state=0), X)
+    (codes,) = run_onnx(skl2onnx.to_onnx(est, X[:1]), X_test)
+    np.testing.assert_allclose(codes, est.transform(X_test), rtol=0, atol=1e-4)
