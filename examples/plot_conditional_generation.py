@@ -1,7 +1,7 @@
 """
-=====================================================
+==========================================================
 Generating digits of a chosen class with a conditional VAE
-=====================================================
+==========================================================
 
 ``VAEGenerator(conditional=True)`` learns ``p(x | z, y)``: the decoder reads
 the code ``z`` and the one-hot class label ``y``, so ``sample(y=7)`` draws
