@@ -80,7 +80,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "image_scrapers": ("matplotlib", "png_scraper.scrape_pngs"),
+    "image_scrapers": ("png_scraper.scrape_pngs",),
     "within_subsection_order": "FileNameSortKey",
     "backreferences_dir": "auto_examples/backreferences",
     "doc_module": ("skae",),
