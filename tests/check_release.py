@@ -59,7 +59,7 @@ print(f"skae {skae.__version__} from {skae.__file__}")
 
 
 def run(cmd, **kwargs):
-    print("$", " ".join(map(str, cmd)), flush=True)
+    print("$", " ".join("<smoke test>" if c == SMOKE else str(c) for c in cmd), flush=True)
     return subprocess.run(cmd, check=True, **kwargs)
 
 
