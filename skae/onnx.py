@@ -13,9 +13,9 @@ so that ``skl2onnx.to_onnx`` converts them on their own or as one step of a
     onx = skl2onnx.to_onnx(pipe.fit(X, y), X[:1])
 
 The converted step computes ``transform``: the fitted network's encoder,
-with the estimator's internal standardisation ``(x - mean_) / scale_`` and,
-for convolutional nets, the reshape of rows to ``(N, C, H, W)``, inside the
-graph; the posterior mean for a :class:`~skae.VAEGenerator`; the first
+with the estimator's internal standardisation (``(x - mean) / scale``, the
+network's fitted buffers) and, for convolutional nets, the reshape of rows to
+``(N, C, H, W)``, inside the graph; the posterior mean for a :class:`~skae.VAEGenerator`; the first
 ``n_components_`` columns for ordered codes.  The network is exported by
 ``torch.onnx.export`` (the ``torch.export``-based exporter, at the opset the
 conversion targets) with a dynamic batch axis and spliced into the skl2onnx
