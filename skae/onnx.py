@@ -15,8 +15,9 @@ so that ``skl2onnx.to_onnx`` converts them on their own or as one step of a
 The converted step computes ``transform``: the fitted network's encoder,
 with the estimator's internal standardisation (``(x - mean) / scale``, the
 network's fitted buffers) and, for convolutional nets, the reshape of rows to
-``(N, C, H, W)``, inside the graph; the posterior mean for a :class:`~skae.VAEGenerator`; the first
-``n_components_`` columns for ordered codes.  The network is exported by
+``(N, C, H, W)``, inside the graph; the posterior mean for a
+:class:`~skae.VAEGenerator`; the first ``n_components_`` columns for ordered
+codes.  The network is exported by
 ``torch.onnx.export`` (the ``torch.export``-based exporter, at the opset the
 conversion targets) with a dynamic batch axis and spliced into the skl2onnx
 graph.  The network computes in float32 as in ``transform``; float64 inputs
