@@ -28,6 +28,7 @@ _DTYPES = [np.float64, np.float32]
 # this many code rows per component
 _MIXTURE_COMPONENTS = 20
 _ROWS_PER_COMPONENT = 20
+_MIXTURE_ROWS = 20_000  # training rows whose codes the mixtures are fitted to
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 # sample(random_state=None) reads and advances the estimator's stream under
 # this lock, so concurrent calls never draw the same rows.
@@ -305,12 +306,17 @@ class GenerativeMixin:
 
         One mixture for an unconditional model; for a conditional one, one
         per class, of the codes ``q(z|x, y)`` of that class's rows
-        (``labels``: their class indices).
+        (``labels``: their class indices).  At most ``_MIXTURE_ROWS`` rows,
+        drawn with the estimator's seed, are encoded.
         """
         if self.sampler != "mixture":
             self._mixture = None
             return
         d = self.n_components_
+        if X.shape[0] > _MIXTURE_ROWS:
+            rng = np.random.RandomState(self._seed % 2**32)
+            keep = np.sort(rng.choice(X.shape[0], _MIXTURE_ROWS, replace=False))
+            X, labels = X[keep], None if labels is None else labels[keep]
         if labels is None:
             codes = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64)
             groups = [(0, codes)]
