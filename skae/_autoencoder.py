@@ -1,21 +1,13 @@
 """AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
 
-import warnings
 
 import numpy as np
 import torch
 
 from ._base import BaseAutoencoder
-from ._data import BatchReader
+from ._data import resolve_scaling
 from ._losses import code_penalty, corrupt, reconstruction_loss
-from ._ordered import (
-    _SCORED_ROWS,
-    FULL_CODE_WEIGHT,
-    code_width_for_fraction,
-    prefix_mask,
-    prefix_r2,
-)
-from ._training import user_stacklevel
+from ._ordered import FULL_CODE_WEIGHT, code_width_for_fraction, ordered_components, prefix_mask
 from ._validation import Integral, Interval, Real, StrOptions, check_is_fitted
 
 
@@ -319,8 +311,8 @@ default="plateau"
             )
         if not fresh and self._fitted_fraction == fraction:
             return self._spec.n_components  # continue with the fitted width
-        mode = "global" if self.input_shape is not None and self.scaling == "auto" else self.scaling
-        return code_width_for_fraction(X, fraction, mode)
+        return code_width_for_fraction(X, fraction, resolve_scaling(self.scaling,
+                                                                     self.input_shape))
 
     def _model_kind(self):
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}
@@ -344,7 +336,7 @@ default="plateau"
             parts["prefix_reconstruction"] = prefix
         if self.code_penalty is not None and self.code_penalty_weight > 0:
             penalty = code_penalty(code, self.code_penalty).mean()
-            loss = rec + self.code_penalty_weight * penalty
+            loss = loss + self.code_penalty_weight * penalty
             parts["code_penalty"] = penalty
         return loss, parts
 
@@ -365,23 +357,9 @@ default="plateau"
         if not self._is_ordered():
             self.__dict__.pop("explained_variance_ratio_", None)
             return
-        width = self._spec.n_components
-        rows = np.sort(eval_rows[:_SCORED_ROWS])
-        x = BatchReader(X, self.device_).take(torch.from_numpy(rows))
-        r2 = prefix_r2(self.net_, x, width)
-        if self._fitted_fraction is not None:
-            reached = np.flatnonzero(r2 >= self._fitted_fraction)
-            self.n_components_ = int(reached[0]) + 1 if reached.size else width
-            if not reached.size:
-                warnings.warn(
-                    f"The ordered code of {width} components reconstructs only "
-                    f"{r2.max():.3f} of the held-out variance, less than "
-                    f"n_components={self.n_components}; keeping all {width}. Train longer "
-                    "or use a larger network.",
-                    UserWarning,
-                    stacklevel=user_stacklevel(),
-                )
-        self.explained_variance_ratio_ = np.diff(r2[: self.n_components_], prepend=0.0)
+        self.n_components_, self.explained_variance_ratio_ = ordered_components(
+            self.net_, X, eval_rows, self.device_, self._fitted_fraction
+        )
 
     def score_samples(self, X):
         """Negative reconstruction error of each sample (higher is better).

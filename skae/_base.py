@@ -9,7 +9,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array
 
-from ._data import BatchReader, data_scaling
+from ._data import BatchReader, data_scaling, map_rows, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
 from ._network_spec import describe_network
 from ._random import draw_seed, isolated_torch_rng, make_generator
@@ -28,14 +28,6 @@ from ._validation import (
 )
 
 _DTYPES = [np.float64, np.float32]
-# Inference runs on chunks of this many rows; a shorter last chunk is padded
-# with zero rows to a multiple of _INFERENCE_PAD rows.  float32 kernels take
-# other paths (matrix-vector products, which sum in another order) for one or
-# two rows; from a few rows up each row comes out bitwise the same in any
-# chunk, which the batch-invariance tests check.  Padding only that far keeps
-# a one-row call cheap.
-_INFERENCE_ROWS = 512
-_INFERENCE_PAD = 8
 # Successive fit calls of one estimator draw from streams this far apart (a
 # prime, so that the streams of different seeds do not line up).
 _FIT_CALL_STRIDE = 7919
@@ -237,26 +229,20 @@ class BaseAutoencoder(
         perm = torch.randperm(n_samples, generator=generator)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
         with isolated_torch_rng(call_seed, device):
+            state = None  # of the optimizer; a new kind of optimizer starts afresh
             if fresh:
                 net = spec.build()
-                mode = self.scaling
-                if mode == "auto" and spec.input_shape is not None:
-                    mode = "global"  # pixels share their units
-                mean, scale, scaling = data_scaling(X, mode)
+                mean, scale, scaling = data_scaling(X, resolve_scaling(self.scaling,
+                                                                       spec.input_shape))
                 net.set_scaling(mean, scale)
                 net.to(device)
-                optimizer_state = None
             else:  # train a copy: the fitted network stays as it is until success
                 net = copy.deepcopy(self.net_).to(device)
-                optimizer_state = copy.deepcopy(self._optimizer_state)
+                if self._optimizer_kind == self.optimizer:
+                    state = copy.deepcopy(self._optimizer_state)
                 scaling = self.scaling_
-            optimizer = make_optimizer(
-                self.optimizer, net.parameters(), self.learning_rate, self.weight_decay
-            )
-            if optimizer_state is not None and self._optimizer_kind == self.optimizer:
-                optimizer.load_state_dict(optimizer_state)
-                for group in optimizer.param_groups:
-                    group["lr"] = self.learning_rate
+            optimizer = make_optimizer(self.optimizer, net.parameters(), self.learning_rate,
+                                       self.weight_decay, state=state)
             epochs_done = 0 if fresh else self.n_iter_
             annealed = self.learning_rate_schedule in ("cosine", "onecycle")
             cfg = LoopConfig(
@@ -292,7 +278,7 @@ class BaseAutoencoder(
         self.scaling_ = scaling
         self.interrupted_ = result.interrupted
         self._optimizer_state = to_cpu(optimizer.state_dict())
-        self._optimizer_kind = self.optimizer  # a new kind starts with a fresh state
+        self._optimizer_kind = self.optimizer
         self.history_ = ([] if fresh else self.history_) + result.history
         self.loss_curve_ = [r["loss"] for r in self.history_]
         self.validation_loss_curve_ = [
@@ -336,25 +322,8 @@ class BaseAutoencoder(
         return super().get_feature_names_out(input_features)
 
     def _map_rows(self, X, fn, width, dtype):
-        """Apply ``fn`` to float32 batches of ``X`` under inference mode.
-
-        Chunks hold ``_INFERENCE_ROWS`` rows, the last one padded with zero
-        rows to a multiple of ``_INFERENCE_PAD``, so that every row's result
-        is bitwise the same whatever it is batched with.
-        """
-        out = np.empty((X.shape[0], width), dtype=dtype)
-        reader = BatchReader(X, self.device_, stream=True)
-        with torch.inference_mode():
-            lo = 0
-            for x in reader.slices(_INFERENCE_ROWS):
-                n = x.shape[0]
-                pad = -n % _INFERENCE_PAD
-                if pad:
-                    x = torch.cat([x, x.new_zeros((pad, *x.shape[1:]))])
-                res = fn(x)[:n].reshape(n, width)
-                out[lo:lo + n] = res.to("cpu").numpy()
-                lo += n
-        return out
+        """:func:`skae._data.map_rows` on the fitted device (bitwise batch-invariant)."""
+        return map_rows(X, fn, width, dtype, self.device_)
 
     def transform(self, X):
         """Encode ``X`` into codes (deterministic; no noise, eval mode).

@@ -78,6 +78,38 @@ class BatchReader:
             yield self.take(indices[lo:lo + batch_size])
 
 
+# Inference runs on chunks of this many rows; a shorter last chunk is padded
+# with zero rows to a multiple of _INFERENCE_PAD rows.  float32 kernels take
+# other paths (matrix-vector products, which sum in another order) for one or
+# two rows; from a few rows up each row comes out bitwise the same in any
+# chunk, which the batch-invariance tests check.  Padding only that far keeps
+# a one-row call cheap.
+_INFERENCE_ROWS = 512
+_INFERENCE_PAD = 8
+
+
+def map_rows(X, fn, width, dtype, device):
+    """Apply ``fn`` to float32 batches of ``X`` on ``device`` under inference mode.
+
+    Chunks hold ``_INFERENCE_ROWS`` rows, the last one padded with zero rows
+    to a multiple of ``_INFERENCE_PAD``, so that every row's result is
+    bitwise the same whatever it is batched with.  Returns an array of shape
+    ``(n_samples, width)`` and dtype ``dtype``.
+    """
+    out = np.empty((X.shape[0], width), dtype=dtype)
+    reader = BatchReader(X, device, stream=True)
+    with torch.inference_mode():
+        lo = 0
+        for x in reader.slices(_INFERENCE_ROWS):
+            n = x.shape[0]
+            pad = -n % _INFERENCE_PAD
+            if pad:
+                x = torch.cat([x, x.new_zeros((pad, *x.shape[1:]))])
+            out[lo:lo + n] = fn(x)[:n].reshape(n, width).to("cpu").numpy()
+            lo += n
+    return out
+
+
 _MOMENT_CHUNK_BYTES = 2 * 2**20  # float64 working memory of one chunk of the moments pass
 # scaling="auto" treats features whose ranges lie within this factor of the
 # median range as sharing their units.
@@ -121,6 +153,11 @@ def feature_moments(X):
     mean_dev = total / n
     var = np.maximum(total_sq / n - mean_dev**2, 0.0)
     return shift + mean_dev, var, lo + shift, hi + shift
+
+
+def resolve_scaling(scaling, input_shape):
+    """The scaling mode for :func:`data_scaling`: images share one scale under "auto"."""
+    return "global" if scaling == "auto" and input_shape is not None else scaling
 
 
 def data_scaling(X, mode):

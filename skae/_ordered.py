@@ -12,12 +12,14 @@ and full-code errors on held-out digits against separately trained codes
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from ._data import data_scaling
+from ._data import BatchReader, data_scaling
+from ._training import user_stacklevel
 
 # weight of the full code's loss beside the random prefix's
 FULL_CODE_WEIGHT = 0.5
@@ -75,3 +77,31 @@ def prefix_r2(net, x, width):
             rec = net.standardise(net.decode(masked))
             scores[k - 1] = 1.0 - float((target - rec).double().square().sum() / sst)
     return scores
+
+
+def ordered_components(net, X, eval_rows, device, fraction):
+    """``(k, explained_variance_ratio)`` of a fitted ordered code.
+
+    The prefixes are scored by :func:`prefix_r2` on (up to ``_SCORED_ROWS``
+    of) the held-out rows ``eval_rows`` of ``X``.  ``k`` is the code's width,
+    or with a ``fraction`` the smallest prefix whose R² reaches it (all of
+    the code, with a warning, when none does); the ratios are the R² each
+    of the first ``k`` components adds.
+    """
+    width = net.n_components
+    rows = np.sort(eval_rows[:_SCORED_ROWS])
+    r2 = prefix_r2(net, BatchReader(X, device).take(torch.from_numpy(rows)), width)
+    k = width
+    if fraction is not None:
+        reached = np.flatnonzero(r2 >= fraction)
+        if reached.size:
+            k = int(reached[0]) + 1
+        else:
+            warnings.warn(
+                f"The ordered code of {width} components reconstructs only {r2.max():.3f} "
+                f"of the held-out variance, less than n_components={fraction}; keeping all "
+                f"{width}. Train longer or use a larger network.",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+    return k, np.diff(r2[:k], prepend=0.0)

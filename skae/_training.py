@@ -38,11 +38,21 @@ OPTIMIZERS = {
 }
 
 
-def make_optimizer(name_or_class, params, learning_rate, weight_decay):
-    """Build the optimizer named ``name_or_class`` (or call the class given)."""
+def make_optimizer(name_or_class, params, learning_rate, weight_decay, state=None):
+    """Build the optimizer named ``name_or_class`` (or call the class given).
+
+    ``state``, a ``state_dict`` of the same kind of optimizer, is loaded
+    (its moments and step counts) with ``learning_rate`` as the rate.
+    """
     if isinstance(name_or_class, str):
-        return OPTIMIZERS[name_or_class](params, learning_rate, weight_decay)
-    return name_or_class(params, lr=learning_rate, weight_decay=weight_decay)
+        optimizer = OPTIMIZERS[name_or_class](params, learning_rate, weight_decay)
+    else:
+        optimizer = name_or_class(params, lr=learning_rate, weight_decay=weight_decay)
+    if state is not None:
+        optimizer.load_state_dict(state)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
+    return optimizer
 
 
 def schedule_factor(schedule, progress):

@@ -9,6 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
 from skae import AutoencoderTransformer
+from skae._ordered import FULL_CODE_WEIGHT
 
 FAST = dict(hidden_layer_sizes=(64,), max_iter=40, random_state=0)
 
@@ -117,3 +118,13 @@ def test_ordered_codes_with_partial_fit_and_warm_start(digits):
     width = warm._spec.n_components
     quiet_fit(warm, X[::-1][:100])  # a warm start keeps the fitted width
     assert warm._spec.n_components == width and warm.n_iter_ == 6
+
+
+def test_code_penalty_adds_to_the_ordered_objective(digits):
+    X = digits[0][:300]
+    est = AutoencoderTransformer(4, ordered=True, code_penalty="l2", code_penalty_weight=0.1,
+                                 hidden_layer_sizes=(16,), max_iter=2, random_state=0).fit(X)
+    for r in est.history_:
+        expected = (FULL_CODE_WEIGHT * r["reconstruction"] + r["prefix_reconstruction"]
+                    + 0.1 * r["code_penalty"])
+        assert r["loss"] == pytest.approx(expected, rel=1e-5)
