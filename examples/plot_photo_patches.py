@@ -160,16 +160,19 @@ for name, model in models.items():
 # Top row: the clean test image and its compressed versions (8 numbers per
 # 8x8 patch).  Bottom row: the noisy image and its denoised versions.
 
-rows = [
-    [("clean test image", right),
-     (f"PCA, k={N_COMPONENTS}", results["PCA, compressed"]),
-     (f"autoencoder, k={N_COMPONENTS}", results["autoencoder, compressed"]),
-     None],
-    [(f"noisy (sigma={SIGMA})", noisy),
-     ("PCA, denoised", results["PCA, denoised"]),
-     ("autoencoder, denoised", results["autoencoder, denoised"]),
-     ("denoising autoencoder", results["denoising autoencoder, denoised"])],
+top = [
+    ("clean test image", right),
+    (f"PCA, k={N_COMPONENTS}", results["PCA, compressed"]),
+    (f"autoencoder, k={N_COMPONENTS}", results["autoencoder, compressed"]),
+    None,  # an empty cell
 ]
+bottom = [
+    (f"noisy (sigma={SIGMA})", noisy),
+    ("PCA, denoised", results["PCA, denoised"]),
+    ("autoencoder, denoised", results["autoencoder, denoised"]),
+    ("denoising autoencoder", results["denoising autoencoder, denoised"]),
+]
+rows = [top, bottom]
 fig, axes = plt.subplots(2, 4, figsize=(13, 7.5))
 for row, ax_row in zip(rows, axes):
     for cell, ax in zip(row, ax_row):
