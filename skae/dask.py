@@ -145,7 +145,7 @@ def transform_dask_array(estimator, X):
 
     Returns
     -------
-    X_new : dask.array.Array of shape (n_samples, n_components)
+    X_new : dask.array.Array of shape (n_samples, n_components_)
         The codes, with the row chunks of ``X`` and one column chunk, in the
         dtype of ``X`` (float32 or float64; other dtypes give float64).
         Codes do not depend on how the rows are chunked: computed in this
@@ -161,7 +161,7 @@ def transform_dask_array(estimator, X):
     check_is_fitted(estimator)
     X = _as_row_blocks(X, "transform_dask_array")
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    width = estimator.n_components
+    width = estimator.n_components_  # the fitted width (a fraction is resolved at fit)
     return X.map_blocks(
         estimator.transform,
         chunks=(X.chunks[0], (width,)),

@@ -182,6 +182,16 @@ def test_fit_dask_array_fixes_the_scaling_from_the_largest_block(one_torch_threa
     assert events == [1, 285, 284]
 
 
+def test_transform_dask_array_of_a_fractional_code(digits32, one_torch_thread):
+    ae = AutoencoderTransformer(0.5, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(digits32)
+    codes = transform_dask_array(ae, da.from_array(digits32, chunks=(450, 64)))
+    assert codes.shape == (len(digits32), ae.n_components_)
+    np.testing.assert_array_equal(codes.compute(), ae.transform(digits32))
+
+
 def test_fit_dask_array_rejects_bad_input(digits32):
     dX = da.from_array(digits32, chunks=(450, 64))
     with pytest.raises(TypeError, match="dask.array.Array"):

@@ -14,8 +14,9 @@ The contract for user networks
   ``(batch, C, H, W)`` when ``input_shape`` is given -- to features of shape
   ``(batch, d)`` for any ``d``.  skae appends the code head itself: a
   ``Linear(d, n_components)`` for the autoencoder, mean and log-variance
-  heads for the VAE.  Inputs arrive standardised (centred, divided by one
-  global scale).
+  heads for the VAE.  Inputs arrive standardised: centred, and divided by
+  each feature's standard deviation or by one shared scale (the estimator's
+  ``scaling_``).
 * The **decoder** maps codes ``(batch, n_components)`` to
   ``(batch, n_features)`` or ``(batch, C, H, W)`` *unconstrained* outputs:
   skae applies the sigmoid for ``loss="bce"`` / ``likelihood="bernoulli"``
