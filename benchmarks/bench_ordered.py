@@ -22,7 +22,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning

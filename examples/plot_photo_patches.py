@@ -174,8 +174,8 @@ bottom = [
 ]
 rows = [top, bottom]
 fig, axes = plt.subplots(2, 4, figsize=(13, 7.5))
-for row, ax_row in zip(rows, axes):
-    for cell, ax in zip(row, ax_row):
+for row, ax_row in zip(rows, axes, strict=True):
+    for cell, ax in zip(row, ax_row, strict=True):
         ax.set_axis_off()
         if cell is None:
             continue
