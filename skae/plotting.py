@@ -243,7 +243,8 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
     y : array-like of shape (n_samples,), default=None
         Colours the points: class labels get a legend (up to 20 classes),
         continuous values a colorbar (a default ``"tab10"`` is then replaced
-        by ``"viridis"``).
+        by ``"viridis"``).  Missing labels (None or NaN) are drawn in grey
+        and named "missing" in the legend.
     ax : matplotlib Axes, default=None
         Axes to draw on; a new figure by default.
     components : tuple of 2 int, default=(0, 1)
@@ -287,8 +288,14 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
         y = np.asarray(y).ravel()
         if y.shape[0] != xy.shape[0]:
             raise ValueError(f"y has {y.shape[0]} entries but X has {xy.shape[0]} samples.")
+        missing = _missing(y)
+        if missing.any():
+            ax.scatter(xy[missing, 0], xy[missing, 1], c="lightgrey", s=s, alpha=0.8)
+            xy, y = xy[~missing], y[~missing]
+            if y.dtype == object and y.size:
+                y = np.asarray(y.tolist())  # the labels' own dtype, now that None is gone
         classes, idx = np.unique(y, return_inverse=True)
-        kind = type_of_target(y)
+        kind = type_of_target(y) if y.size else "unknown"
         if kind in ("binary", "multiclass") and (
             len(classes) <= _MAX_LEGEND_CLASSES or y.dtype.kind not in "biuf"
         ):
@@ -301,9 +308,12 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
 
             handles = [Line2D([], [], ls="", marker="o", color=colors[i], label=str(c))
                        for i, c in enumerate(classes)]
+            if missing.any():
+                handles.append(Line2D([], [], ls="", marker="o", color="lightgrey",
+                                      label="missing"))
             ax.legend(handles=handles, fontsize="small", markerscale=1.2, loc="best",
                       ncols=1 if k <= 10 else 2)
-        else:
+        elif y.size:
             if cmap == "tab10":
                 cmap_obj = plt.get_cmap("viridis")
             points = ax.scatter(xy[:, 0], xy[:, 1], c=y.astype(float), cmap=cmap_obj, s=s,
@@ -313,6 +323,15 @@ def plot_latent_2d(estimator, X, y=None, *, ax=None, components=(0, 1), s=8, cma
     ax.set_ylabel(f"component {comps[1]}")
     ax.set_title(type(estimator).__name__ if title is None else title)
     return ax
+
+
+def _missing(y):
+    """Mask of the missing labels (None or NaN) of a 1-D label array."""
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype == object:
+        return np.array([v is None or (isinstance(v, float) and v != v) for v in y], dtype=bool)
+    return np.zeros(y.shape[0], dtype=bool)
 
 
 def plot_loss_curve(estimator, *, ax=None, log_scale=None):

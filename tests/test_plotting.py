@@ -274,3 +274,22 @@ def test_plot_loss_curve_plain_ae_without_validation(digits):
     ax = plot_loss_curve(est)
     # The code penalty makes "reconstruction" differ from the loss, so it is drawn.
     assert _legend_labels(ax) == ["training loss", "reconstruction"]
+
+
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_plot_latent_2d_draws_missing_labels_in_grey(pca, digits, missing):
+    X, y = digits
+    labels = np.array([v if v < 5 else missing for v in y.tolist()], dtype=object)
+    if missing is not None:
+        labels = labels.astype(float)
+    ax = plot_latent_2d(pca, X, labels)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    names = [str(float(c)) if missing is not None else str(c) for c in range(5)]
+    assert legend == [*names, "missing"]
+    # every sample is drawn: the labelled ones in class colours, the others in grey
+    assert sum(len(c.get_offsets()) for c in ax.collections) == len(X)
+    values = np.linspace(0, 1, len(X))
+    values[::3] = np.nan  # continuous values with gaps: a colorbar and grey points
+    ax = plot_latent_2d(pca, X, values)
+    assert sum(len(c.get_offsets()) for c in ax.collections) == len(X)
+    assert len(ax.figure.axes) == 2
