@@ -71,7 +71,7 @@ class AutoencoderNet(nn.Module):
         x_scaled : torch.Tensor of shape (batch, n_features)
             ``(x - mean) / scale``.
         """
-        return (x - self.mean) / self.scale
+        return (x - self.mean).div_(self.scale)  # in place: one batch-sized tensor, not two
 
     def code_stats(self, x):
         """Raw head output: ``(batch, n_heads * n_components)``.
