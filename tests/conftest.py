@@ -32,6 +32,18 @@ def one_torch_thread():
         yield
 
 
+def quiet_fit(est, X, y=None):
+    """``est.fit(X, y)`` without the warnings of short test fits (max_iter, posterior collapse)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "Posterior collapse")
+        return est.fit(X, y)
+
+
 def assert_same_weights(a, b):
     """Two fitted estimators hold bitwise-identical networks."""
     import torch

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import assert_same_weights
+from conftest import assert_same_weights, quiet_fit
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -25,13 +25,6 @@ def cvae(**params):
               "batch_size": 64, "learning_rate": 1e-3, "conditional": True,
               "random_state": 0, **params}
     return VAEGenerator(**params)
-
-
-def quiet_fit(est, X, y=None):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", "Posterior collapse")
-        return est.fit(X, y)
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@
 import builtins
 import importlib
 import sys
-import warnings
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import skl2onnx
+from conftest import quiet_fit
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -29,12 +29,6 @@ MODELS = {
         0.5, ordered=True, hidden_layer_sizes=(128,), max_iter=10, batch_size=32, random_state=0
     ),
 }
-
-
-def quiet_fit(est, *args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # short fits end with a ConvergenceWarning
-        return est.fit(*args)
 
 
 def run_onnx(onx, X):

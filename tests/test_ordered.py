@@ -1,23 +1,16 @@
 """Ordered codes, n_components as a fraction of variance, explained_variance_ratio_."""
 
-import warnings
 
 import numpy as np
 import pytest
+from conftest import quiet_fit
 from sklearn.base import clone
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 
 from skae import AutoencoderTransformer
 from skae._ordered import FULL_CODE_WEIGHT
 
 FAST = dict(hidden_layer_sizes=(64,), max_iter=40, random_state=0)
-
-
-def quiet_fit(est, X):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X)
 
 
 def prefix_errors(est, X, ks):

@@ -6,19 +6,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import quiet_fit
 from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAEGenerator
 from skae._data import data_scaling
-
-
-def quiet_fit(est, X):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X)
 
 
 def per_feature_r2(X, X_hat, mean):
