@@ -12,8 +12,11 @@ median samples/s of each and the ratios.  Inference: ``transform`` against a
 bare ``torch.inference_mode`` forward pass of the same encoder on a float32
 tensor.  Latency: ``transform`` of one row (and of 10 rows) against
 ``PCA(30).transform`` of the same rows, median of many calls, alternating.
+``--conv``: the default convolutional network (``input_shape=(1, 28, 28)``,
+``loss="bce"``, batch 32, no noise) trained by ``fit`` against a plain loop
+over a copy of the very modules skae built (same batches, Adam).
 
-    python benchmarks/bench_speed.py [--epochs 3] [--rounds 5] [--inference-only]
+    python benchmarks/bench_speed.py [--epochs 3] [--rounds 5] [--inference-only] [--conv]
 """
 
 import argparse
@@ -79,6 +82,54 @@ def plain_fit(X, epochs, seed):
     return net
 
 
+def skae_conv_fit(X, epochs, seed):
+    ae = AutoencoderTransformer(
+        n_components=K, input_shape=(1, 28, 28), loss="bce", noise=None, weight_decay=0.0,
+        early_stopping=False, batch_size=32, learning_rate=LR,
+        learning_rate_schedule="constant", max_iter=epochs, random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    return ae
+
+
+def plain_conv_fit(X, epochs, seed, modules):
+    import copy
+
+    gen = torch.Generator().manual_seed(seed)
+    Xt = torch.from_numpy(X)
+    net = copy.deepcopy(modules).train()
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen)
+        for i in range(0, len(Xt), 32):
+            x = Xt[perm[i:i + 32]]
+            h = net.encoder(((x - net.mean) / net.scale).reshape(-1, 1, 28, 28))
+            out = net.decoder(net.head(h.flatten(1))).reshape(len(x), -1)
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                out, x, reduction="none").sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
+def conv(X, epochs, rounds):
+    modules = skae_conv_fit(X[:64], 1, 0).net_
+    n = len(X) * epochs
+    rates = {"skae conv fit": [], "plain loop, same modules": []}
+    for r in range(rounds):
+        rates["skae conv fit"].append(n / timed(skae_conv_fit, X, epochs, r)[0])
+        rates["plain loop, same modules"].append(
+            n / timed(plain_conv_fit, X, epochs, r, modules)[0])
+    med = {name: float(np.median(v)) for name, v in rates.items()}
+    print(f"\n| conv trainer ({epochs} epochs, batch 32) | median samples/s | skae / this |")
+    print("|---|---|---|")
+    for name, rate in med.items():
+        print(f"| {name} | {rate:,.0f} | {med['skae conv fit'] / rate:.2f} |")
+
+
 def skorch_fit(X, epochs, seed):
     from skorch import NeuralNet
 
@@ -106,9 +157,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--inference-only", action="store_true",
                         help="skip the training comparison")
+    parser.add_argument("--conv", action="store_true",
+                        help="only the convolutional training comparison")
     args = parser.parse_args(argv)
     Xtr, Xte, _, _ = load_mnist5k_split()
     X = np.ascontiguousarray(Xtr, dtype=np.float32)
+    if args.conv:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        conv(X[:1000], args.epochs, args.rounds)
+        return
     n = len(X) * args.epochs
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{len(X)} samples x {args.epochs} epochs per fit, {args.rounds} alternating rounds")
