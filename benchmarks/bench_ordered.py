@@ -75,8 +75,8 @@ def mnist(plot):
 
         ax = plot_explained_variance(PCA(60).fit(Xtr), ordered,
                                      labels=["PCA", "ordered autoencoder"], threshold=0.8)
-        ax.set_title("MNIST-5k: variance reconstructed by the first k components")
-        ax.figure.savefig(plot, dpi=120)
+        ax.set_title("MNIST-5k: variance explained by the first k components", fontsize=10)
+        ax.figure.savefig(plot, dpi=120, bbox_inches="tight")
 
 
 def other():

@@ -41,7 +41,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         columns (the missing ones are zero, as in training).  Each training
         step adds the loss of a random, log-uniformly drawn prefix of each
         row's code (nested dropout) to half the loss of the full code; it
-        costs about half an epoch more per epoch.  ``"auto"`` is True for a
+        makes an epoch up to twice as long.  ``"auto"`` is True for a
         fractional ``n_components``, else False.
     hidden_layer_sizes : tuple of int, default=(512, 256)
         Widths of the encoder's hidden layers, from input to code; the
