@@ -83,7 +83,8 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         Where :meth:`sample` draws codes from.  ``"mixture"``: a
         full-covariance Gaussian mixture (at most 20 components, one per 20
         rows) fitted at the end of each fit to the codes of its training
-        rows (20,000 of them at most), the aggregated posterior (as in two-stage VAEs); a conditional
+        rows (20,000 at most), the aggregated posterior of two-stage VAEs;
+        ``partial_fit`` fits it to the codes of its own chunk.  A conditional
         model fits one per class, to the codes ``q(z | x, y)`` of its rows,
         so that code and label agree (fewer than 2 rows: the prior).
         ``"prior"``: ``N(0, I)``, which also decodes codes no training row
