@@ -73,6 +73,7 @@ class BaseAutoencoder(
         "optimizer": [StrOptions({"adam", "sgd", "rmsprop"}), callable],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_time": [None, Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -259,6 +260,7 @@ class BaseAutoencoder(
                 max_grad_norm=self.max_grad_norm,
                 verbose=self.verbose,
                 epoch_offset=epochs_done,
+                max_time=None if incremental else self.max_time,
             )
             result = train(
                 net, optimizer, reader, train_idx, val_idx,

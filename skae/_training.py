@@ -85,7 +85,10 @@ class LoopConfig:
     weights of the best monitored epoch rather than the last.
     ``epoch_offset`` counts the epochs of earlier calls (the loss sees the
     total count, e.g. for a KL warm-up); the learning-rate schedule spans
-    this call's ``max_epochs``.
+    this call's ``max_epochs``.  ``max_time``: a wall-clock budget in
+    seconds; training stops at the first batch that would start after it
+    (the last epoch may then be partial), and an annealed schedule follows
+    whichever of the epoch count and the elapsed time is further along.
     """
 
     batch_size: int
@@ -99,6 +102,7 @@ class LoopConfig:
     max_grad_norm: float | None = None
     verbose: int = 0
     epoch_offset: int = 0
+    max_time: float | None = None
 
 
 @dataclass
@@ -109,6 +113,7 @@ class LoopResult:
     best_loss: float = math.inf
     stopped_early: bool = False
     interrupted: bool = False
+    timed_out: bool = False
 
 
 def batch_bounds(n, batch_size):
@@ -123,8 +128,20 @@ def batch_bounds(n, batch_size):
     return bounds
 
 
-def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar):
-    """One pass over the training rows; returns the mean loss and its parts."""
+def _elapsed_fraction(cfg, start):
+    """Fraction of ``cfg.max_time`` spent since ``start`` (0 without a budget)."""
+    if cfg.max_time is None:
+        return 0.0
+    return (time.perf_counter() - start) / cfg.max_time
+
+
+def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
+               start):
+    """One pass over the training rows; the mean loss and its parts.
+
+    None when the time budget ran out before the first batch; an epoch cut
+    short by it reports the batches it ran.
+    """
     net.train()
     order = train_idx[torch.randperm(len(train_idx), generator=generator)]
     bounds = batch_bounds(len(order), cfg.batch_size)
@@ -132,9 +149,13 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local
     annealed = cfg.schedule in ("cosine", "onecycle")
     total, parts, seen, factor = 0.0, {}, 0, 1.0
     for b, (lo, hi) in enumerate(bounds):
+        spent = _elapsed_fraction(cfg, start)
+        if spent >= 1.0 and (b or local):  # the first batch of a fit always runs
+            break
         x = reader.take(order[lo:hi])
         if annealed:
-            factor = schedule_factor(cfg.schedule, (local + b / len(bounds)) / cfg.max_epochs)
+            progress = max((local + b / len(bounds)) / cfg.max_epochs, spent)
+            factor = schedule_factor(cfg.schedule, progress)
             for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = lr * factor
         loss, terms = loss_fn(net, x, generator, epoch)
@@ -157,6 +178,8 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local
             parts[key] = parts.get(key, 0.0) + val.detach() * n
         if bar is not None:
             bar.update(1)
+    if seen == 0:
+        return None
     return total / seen, {k: float(v) / seen for k, v in parts.items()}
 
 
@@ -221,7 +244,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     eval_batch = max(cfg.batch_size, 1024)
     best_state, no_improve = None, 0
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    bar = None
+    bar, began = None, time.perf_counter()
     if cfg.verbose >= 2:
         from tqdm.auto import tqdm
 
@@ -231,9 +254,14 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
         for local in range(cfg.max_epochs):
             epoch = cfg.epoch_offset + local
             start = time.perf_counter()
-            loss, parts = _run_epoch(
-                net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar
+            ran = _run_epoch(
+                net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
+                began,
             )
+            if ran is None:
+                result.timed_out = True
+                break
+            loss, parts = ran
             record = {"epoch": epoch + 1, "loss": loss, **parts}
             monitored = loss
             if use_val:
@@ -270,6 +298,9 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
             if cfg.stop_on_plateau and no_improve >= cfg.n_iter_no_change:
                 result.stopped_early = True
                 break
+            if _elapsed_fraction(cfg, began) >= 1.0:
+                result.timed_out = True
+                break
     except KeyboardInterrupt:
         now = time.monotonic()
         if now - _last_interrupt < _REPEAT_INTERRUPT_SECONDS:
@@ -293,9 +324,12 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     optimizer.zero_grad(set_to_none=True)  # a fitted network holds no gradients
     net.eval()
     if not result.stopped_early and not result.interrupted and cfg.stop_on_plateau:
+        limit = (f"at max_time={cfg.max_time:g} s after {len(result.history)} epochs"
+                 if result.timed_out else f"after max_iter={cfg.max_epochs} epochs")
+        remedy = "max_time" if result.timed_out else "max_iter"
         warnings.warn(
-            f"Training stopped after max_iter={cfg.max_epochs} epochs before the "
-            "monitored loss stopped improving; increase max_iter or tol.",
+            f"Training stopped {limit} before the monitored loss stopped "
+            f"improving; increase {remedy} or tol.",
             ConvergenceWarning,
             stacklevel=user_stacklevel(),
         )

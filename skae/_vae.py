@@ -115,6 +115,15 @@ default="plateau"
         as ``optimizer(params, lr=..., weight_decay=...)``.
     max_iter : int, default=200
         Maximum number of epochs.
+    max_time : float or None, default=None
+        Wall-clock budget of each ``fit`` call, in seconds: training stops
+        at the first mini-batch that would start after it (the last epoch
+        may be partial; the first batch always runs), and the ``"cosine"``
+        and ``"onecycle"`` schedules follow whichever of the epoch count
+        and the elapsed time is further along, so that with a large
+        ``max_iter`` they span the budget.  A fit bounded by time is not
+        bitwise reproducible: how far it gets depends on the machine.
+        ``partial_fit`` ignores it.
     early_stopping : bool, default=True
         If True, stop when the monitored loss has not improved by ``tol``
         for ``n_iter_no_change`` epochs and end with the weights of its best
@@ -302,6 +311,7 @@ default="plateau"
         learning_rate_schedule="plateau",
         optimizer="adam",
         max_iter=200,
+        max_time=None,
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=20,
@@ -335,6 +345,7 @@ default="plateau"
         self.learning_rate_schedule = learning_rate_schedule
         self.optimizer = optimizer
         self.max_iter = max_iter
+        self.max_time = max_time
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -143,3 +143,94 @@ def test_fitted_network_holds_no_gradients(small_digits):
     X, _ = small_digits
     ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
     assert all(p.grad is None for p in ae.net_.parameters())
+
+
+class _FakeClock:
+    """A clock for ``skae._training`` that each training batch moves on by one second."""
+
+    def __init__(self):
+        self.now, self.batches = 0.0, 0
+
+    def perf_counter(self):
+        return self.now
+
+    def monotonic(self):
+        return self.now
+
+    def wrap(self, train_loss):
+        def timed(net, x, generator, epoch):
+            self.now += 1.0
+            self.batches += 1
+            return train_loss(net, x, generator, epoch)
+
+        return timed
+
+
+def _fit_on_fake_clock(est, X, monkeypatch):
+    clock = _FakeClock()
+    monkeypatch.setattr(skae._training, "time", clock)
+    est._train_loss = clock.wrap(est._train_loss)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "Posterior collapse")
+        est.fit(X)
+    return clock
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAEGenerator])
+def test_max_time_stops_at_the_first_batch_past_the_budget(Estimator, small_digits, monkeypatch):
+    X = small_digits[0][:200]  # 180 training rows: 6 batches of 32 (the last merged)
+    n_batches = len(batch_bounds(180, 32))
+    est = Estimator(3, max_iter=1000, max_time=2.5 * n_batches, early_stopping=False,
+                    learning_rate_schedule="constant", n_iter_no_change=1000, **FAST)
+    clock = _fit_on_fake_clock(est, X, monkeypatch)
+    # batches start at 0, 1, ... s; the first one to start at the budget does not run
+    assert clock.batches == int(np.ceil(2.5 * n_batches))
+    assert est.n_iter_ == 3  # two whole epochs and half of a third
+    assert np.isfinite(est.loss_curve_).all()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_annealed_schedule_spans_max_time(schedule, small_digits, monkeypatch):
+    X = small_digits[0][:200]
+    n_batches = len(batch_bounds(180, 32))
+    params = dict(max_iter=1000, early_stopping=False, learning_rate_schedule=schedule,
+                  learning_rate=1e-2, **FAST)
+    est = AutoencoderTransformer(3, max_time=4 * n_batches, **params)
+    _fit_on_fake_clock(est, X, monkeypatch)
+    lrs = [r["lr"] for r in est.history_]
+    assert len(lrs) == 4
+    # the budget, not the 1,000 epochs, sets the pace: the rate has annealed to near zero
+    assert lrs[-1] < 0.05 * 1e-2
+    assert max(lrs) > 0.5 * 1e-2
+
+
+def test_max_time_reached_before_a_plateau_warns_naming_it(small_digits, monkeypatch):
+    X = small_digits[0][:200]
+    est = AutoencoderTransformer(3, max_iter=1000, max_time=20, **FAST)
+    monkeypatch.setattr(skae._training, "time", _FakeClock())
+    clock = skae._training.time
+    est._train_loss = clock.wrap(est._train_loss)
+    with pytest.warns(ConvergenceWarning, match=r"max_time=20 s"):
+        est.fit(X)
+
+
+def test_first_batch_runs_whatever_the_budget(small_digits, monkeypatch):
+    est = AutoencoderTransformer(3, max_iter=50, max_time=1e-9, **FAST)
+    clock = _fit_on_fake_clock(est, small_digits[0], monkeypatch)
+    assert clock.batches == 1 and est.n_iter_ == 1
+    assert np.isfinite(est.loss_curve_[0])
+
+
+def test_partial_fit_ignores_max_time(small_digits):
+    X = small_digits[0]
+    timed = AutoencoderTransformer(3, max_time=1e-9, **FAST).partial_fit(X)
+    plain = AutoencoderTransformer(3, **FAST).partial_fit(X)
+    assert_same_weights(timed, plain)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "10"])
+def test_max_time_must_be_a_positive_number(value, small_digits):
+    est = AutoencoderTransformer(3, max_time=value, **FAST)
+    with pytest.raises((ValueError, TypeError), match="max_time"):
+        est.fit(small_digits[0])
