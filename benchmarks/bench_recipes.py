@@ -86,7 +86,7 @@ def run(name, args):
     if vae:
         row["test_nll_elbo"] = round(-est.score(Xte), 2)
         start = time.perf_counter()
-        row["test_nll_k%d" % args.k] = round(
+        row[f"test_nll_k{args.k}"] = round(
             float(-est.score_samples(Xte, n_importance_samples=args.k).mean()), 2)
         row["score_minutes"] = round((time.perf_counter() - start) / 60, 2)
     else:
