@@ -76,7 +76,7 @@ def test_digits_quick(tmp_path, capsys):
     assert conv["params"]["input_shape"] == [1, 8, 8] and conv["n_iter"] <= 3
     assert HEADER in stdout and "[1/" in stdout and "pca k=2:" in stdout
     pngs = ["error_vs_components.png", "accuracy_vs_components.png", "reconstructions.png",
-            "latent_2d.png", "vae_samples.png"]
+            "latent_2d.png", "vae_samples.png", "explained_variance.png"]
     _check_pngs(out, pngs)
     assert all(report["plots"][name] == str(out / name) for name in pngs)
     markdown = (out / "results.md").read_text(encoding="utf-8")
@@ -97,7 +97,7 @@ def test_wine_quick_tabular(tmp_path, capsys):
     kpca = next(r for r in report["results"] if r["method"] == "kernel_pca")
     assert kpca["params"]["alpha"] == _methods.KERNEL_PCA_ALPHA
     _check_pngs(out, ["error_vs_components.png", "accuracy_vs_components.png",
-                      "latent_2d.png"])
+                      "latent_2d.png", "explained_variance.png"])
     for name in ("reconstructions.png", "vae_samples.png"):
         assert report["plots"][name] == "skipped: not image data"
         assert not (out / name).exists()
@@ -216,3 +216,13 @@ def test_peak_rss_sees_a_large_allocation():
         time.sleep(0.05)
     del block
     assert memory.peak_mb > 40
+
+
+def test_explained_variance_plot_needs_the_autoencoder(tmp_path, capsys):
+    status, stdout, report, out = _run(
+        tmp_path, capsys, "--dataset", "wine", "--methods", "pca", "--n-components", "2", "4")
+    assert status == 0
+    assert report["plots"]["explained_variance.png"] == (
+        "skipped: the autoencoder method did not run")
+    assert not (out / "explained_variance.png").exists()
+    assert "No explained_variance.png: the autoencoder method did not run" in stdout

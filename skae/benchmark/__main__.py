@@ -20,7 +20,7 @@ from ._report import build_report, markdown_report, markdown_table, write_json
 from ._runner import QUICK_TEST, QUICK_TRAIN, resolve_components, run_benchmark, subsample
 
 PLOT_FILES = ("error_vs_components.png", "accuracy_vs_components.png", "reconstructions.png",
-              "latent_2d.png", "vae_samples.png")
+              "latent_2d.png", "vae_samples.png", "explained_variance.png")
 
 
 def _positive_int(text):
@@ -76,7 +76,7 @@ def _default_output_dir(name):
     return Path("results") / (stem or "data")
 
 
-def _make_plots(out_dir, dataset, run, ks, seed):
+def _make_plots(out_dir, dataset, run, ks, seed, quick):
     """Write the PNG files; return ``{file: path or "skipped: reason"}``."""
     plots = {}
     records = run.records
@@ -100,12 +100,15 @@ def _make_plots(out_dir, dataset, run, ks, seed):
         "vae_samples.png": (lambda p: _plots.vae_samples(
             run.fitted[("vae", mid_k)], dataset.image_shape, p, seed=seed))
         if image and ("vae", mid_k) in run.fitted else None,
+        "explained_variance.png": (lambda p: _plots.explained_variance(
+            dataset, max(ks), p, seed=seed, quick=quick)) if "autoencoder" in methods else None,
     }
     why_not = {
         "accuracy_vs_components.png": f"no accuracies ({run.label_note})",
         "reconstructions.png": "not image data",
         "latent_2d.png": "every code size is 1",
         "vae_samples.png": "not image data" if not image else "no fitted VAE",
+        "explained_variance.png": "the autoencoder method did not run",
     }
     for name in PLOT_FILES:
         draw, path = jobs[name], out_dir / name
@@ -177,7 +180,7 @@ def main(argv=None):
     print()
     print(markdown_table(run.records), flush=True)
     print()
-    plots = {} if args.no_plots else _make_plots(out_dir, dataset, run, ks, args.seed)
+    plots = {} if args.no_plots else _make_plots(out_dir, dataset, run, ks, args.seed, args.quick)
     config = {"dataset": args.dataset, "labels": args.labels, "n_components": ks,
               "requested_n_components": args.n_components, "methods": method_names,
               "seed": args.seed, "quick": args.quick, "no_plots": args.no_plots,

@@ -216,3 +216,44 @@ def vae_samples(estimator, image_shape, path, *, seed=0, n_samples=32):
                  random_state=seed, n_cols=8, fig=fig)
     fig.suptitle(f"Samples of the VAE (k={estimator.n_components})")
     fig.savefig(path, dpi=_DPI)
+
+
+def explained_variance(dataset, k, path, *, seed=0, quick=False):
+    """Cumulative explained variance of PCA and of an ordered autoencoder, against k.
+
+    Both are fitted here at ``k`` components on the training data: PCA, and
+    the benchmark's autoencoder with ``ordered=True`` (whose ratios are
+    held-out R² gains; see :class:`skae.AutoencoderTransformer`).
+
+    Parameters
+    ----------
+    dataset : skae.datasets.Dataset
+    k : int
+        Number of components of both fits.
+    path : path-like
+        PNG to write.
+    seed : int, default=0
+        ``random_state`` of both fits.
+    quick : bool, default=False
+        Cap the autoencoder's epochs as the quick benchmark does.
+    """
+    import warnings
+
+    from sklearn.decomposition import PCA
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skae.plotting import plot_explained_variance
+
+    from . import _methods
+
+    ae = _methods.build(_methods.METHODS["autoencoder"], k, dataset, seed, quick=quick)
+    ae.set_params(ordered=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(dataset.X_train)
+    pca = PCA(n_components=k, random_state=seed).fit(dataset.X_train)
+    fig = _figure(5.5, 3.8)
+    plot_explained_variance(pca, ae, labels=["PCA", "ordered autoencoder (held-out)"],
+                            ax=fig.subplots(), threshold=0.8)
+    fig.suptitle(f"Cumulative explained variance ({dataset.name})")
+    fig.savefig(path, dpi=_DPI)
