@@ -101,14 +101,11 @@ default="plateau"
     max_iter : int, default=200
         Maximum number of epochs.
     max_time : float or None, default=None
-        Wall-clock budget of each ``fit`` call, in seconds: training stops
-        at the first mini-batch that would start after it (the last epoch
-        may be partial; the first batch always runs), and the ``"cosine"``
-        and ``"onecycle"`` schedules follow whichever of the epoch count
-        and the elapsed time is further along, so that with a large
-        ``max_iter`` they span the budget.  A fit bounded by time is not
-        bitwise reproducible: how far it gets depends on the machine.
-        ``partial_fit`` ignores it.
+        Wall-clock budget of each ``fit``, in seconds: training stops at the
+        first mini-batch that would start after it (the first always runs),
+        and the ``"cosine"`` and ``"onecycle"`` schedules span it when
+        ``max_iter`` is large.  Not bitwise reproducible; ``partial_fit``
+        ignores it.  See the user guide's "Training for a time budget".
     early_stopping : bool, default=True
         If True, stop when the monitored loss has not improved by ``tol``
         for ``n_iter_no_change`` epochs and end with the weights of its best

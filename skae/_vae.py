@@ -116,14 +116,11 @@ default="plateau"
     max_iter : int, default=200
         Maximum number of epochs.
     max_time : float or None, default=None
-        Wall-clock budget of each ``fit`` call, in seconds: training stops
-        at the first mini-batch that would start after it (the last epoch
-        may be partial; the first batch always runs), and the ``"cosine"``
-        and ``"onecycle"`` schedules follow whichever of the epoch count
-        and the elapsed time is further along, so that with a large
-        ``max_iter`` they span the budget.  A fit bounded by time is not
-        bitwise reproducible: how far it gets depends on the machine.
-        ``partial_fit`` ignores it.
+        Wall-clock budget of each ``fit``, in seconds: training stops at the
+        first mini-batch that would start after it (the first always runs),
+        and the ``"cosine"`` and ``"onecycle"`` schedules span it when
+        ``max_iter`` is large.  Not bitwise reproducible; ``partial_fit``
+        ignores it.  See the user guide's "Training for a time budget".
     early_stopping : bool, default=True
         If True, stop when the monitored loss has not improved by ``tol``
         for ``n_iter_no_change`` epochs and end with the weights of its best
@@ -282,10 +279,7 @@ default="plateau"
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
-        "observation_variance": [
-            StrOptions({"learned"}),
-            Interval(Real, 0, None, closed="neither"),
-        ],
+        "observation_variance": [StrOptions({"learned"}), Interval(Real, 0, None, closed="neither")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "conditional": ["boolean"],
         "sampler": [StrOptions({"prior", "mixture"})],
@@ -398,11 +392,11 @@ default="plateau"
             self._sample_rng_state = stream.get_state()
         if not incremental:
             self._warn_if_collapsed(X[:_COLLAPSE_ROWS])
-        if not self._spec.conditional:
-            for name in ("classes_", "_class_counts"):
-                self.__dict__.pop(name, None)
         if self._spec.conditional:
             self.net_.set_class_prior(self._class_counts)
+        else:
+            for name in ("classes_", "_class_counts"):
+                self.__dict__.pop(name, None)
         self._fit_sampler(X, self.__dict__.pop("_fit_labels", None))
 
     def __sklearn_tags__(self):
