@@ -220,6 +220,42 @@ class VariationalNet(AutoencoderNet):
         rec = -self.log_likelihood(out, x, data_units=data_units)
         return rec, gaussian_kl(mean, logvar)
 
+    def training_terms(self, rows, generator, k, kl_weight):
+        """Per-sample training loss, ``-log p(x|z)`` and KL, in standardised units.
+
+        The loss is the negative ELBO with the analytic KL weighted by
+        ``kl_weight`` for ``k == 1``, else the negative importance-weighted
+        bound of :meth:`iwae_terms`.
+        """
+        if k > 1:
+            return self.iwae_terms(rows, generator, k, kl_weight, data_units=False)
+        rec, kl = self.elbo_terms(rows, generator, data_units=False)
+        return rec + kl_weight * kl, rec, kl
+
+    def iwae_terms(self, rows, generator, k, kl_weight=1.0, *, data_units=True):
+        """Per-sample negative importance-weighted bound with ``k`` reparameterised draws.
+
+        Returns ``(-bound, -log p(x|z) averaged over the draws, analytic KL)``.
+        ``kl_weight`` multiplies ``log p(z) - log q(z|x)`` inside the bound
+        (``beta`` and the KL warm-up); with ``k == 1`` the bound is the
+        one-draw estimate of the ELBO.
+        """
+        x, labels = self.split(rows)
+        mean, logvar = self.posterior(x, labels)
+        n, d = mean.shape
+        eps = torch.randn((n, k, d), generator=generator, device=generator.device)
+        eps = eps.to(mean.device, mean.dtype)
+        z = mean[:, None] + torch.exp(0.5 * logvar)[:, None] * eps
+        if labels is not None:  # each row's label, repeated for its k draws
+            labels = labels[:, None].expand(n, k, labels.shape[1]).reshape(n * k, -1)
+        out = self.decode_raw(self.condition(z.reshape(n * k, d), labels)).reshape(n, k, -1)
+        log_px = self.log_likelihood(out, x[:, None], data_units=data_units)
+        # log p(z) - log q(z|x); the Gaussians' normalising constants cancel
+        log_ratio = -0.5 * (z.square().sum(-1) - eps.square().sum(-1)
+                            - logvar.sum(-1, keepdim=True))
+        bound = torch.logsumexp(log_px + kl_weight * log_ratio, 1) - math.log(k)
+        return -bound, -log_px.mean(1), gaussian_kl(mean, logvar)
+
     def noise_std(self):
         """Observation noise standard deviation per feature, in data units (Gaussian only)."""
         return self.likelihood.noise_std(self.scale)

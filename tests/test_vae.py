@@ -101,7 +101,8 @@ def test_bernoulli_score_rejects_data_outside_unit_interval(bernoulli_vae, digit
      ({"observation_variance": 0.0}, "observation_variance"),
      ({"observation_variance": "fixed"}, "observation_variance"),
      ({"likelihood": "poisson"}, "likelihood"),
-     ({"n_importance_samples": 0}, "n_importance_samples")],
+     ({"n_importance_samples": 0}, "n_importance_samples"),
+     ({"iwae_samples": 0}, "iwae_samples"), ({"iwae_samples": 2.5}, "iwae_samples")],
 )
 def test_invalid_parameters(params, match, digits):
     with pytest.raises(ValueError, match=match):
