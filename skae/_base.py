@@ -250,15 +250,13 @@ class BaseAutoencoder(
                 batch_size=min(spec.batch_size, len(train_idx)),
                 max_epochs=1 if incremental else self.max_iter,
                 schedule="constant" if incremental else self.learning_rate_schedule,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change, tol=self.tol,
                 monitor_validation=use_val,
                 # scikit-learn's MLP stops on a plateau of the training loss even
                 # without early stopping; an annealed schedule runs to its end.
                 stop_on_plateau=not incremental and (self.early_stopping or not annealed),
                 keep_best=self.early_stopping and not incremental,
-                max_grad_norm=self.max_grad_norm,
-                verbose=self.verbose,
+                max_grad_norm=self.max_grad_norm, verbose=self.verbose,
                 epoch_offset=epochs_done,
                 max_time=None if incremental else self.max_time,
             )
