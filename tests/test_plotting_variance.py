@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
 from skae import AutoencoderTransformer  # noqa: E402
-from skae._plotting_variance import plot_explained_variance  # noqa: E402
+from skae.plotting import plot_explained_variance  # noqa: E402
 
 
 def test_curves_are_the_cumulative_ratios(small_digits):

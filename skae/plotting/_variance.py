@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._helpers import _pyplot
+
 
 def plot_explained_variance(*estimators, labels=None, ax=None, threshold=None):
     """Draw the cumulative explained variance of fitted estimators against k.
@@ -30,8 +32,6 @@ def plot_explained_variance(*estimators, labels=None, ax=None, threshold=None):
     ax : matplotlib.axes.Axes
         The axes drawn on.
     """
-    from .plotting import _pyplot
-
     if not estimators:
         raise ValueError("plot_explained_variance needs at least one fitted estimator.")
     if labels is not None and len(labels) != len(estimators):
