@@ -396,4 +396,4 @@ default="plateau"
             code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
             return -(self.net_.decode(code) - x).double().square().sum(1)
 
-        return self._map_rows(X, neg_error, 1, np.float64).ravel()
+        return self._map_rows(X, neg_error, 1, np.float64, "score").ravel()

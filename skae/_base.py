@@ -321,9 +321,13 @@ class BaseAutoencoder(
         check_is_fitted(self)
         return super().get_feature_names_out(input_features)
 
-    def _map_rows(self, X, fn, width, dtype):
-        """:func:`skae._data.map_rows` on the fitted device (bitwise batch-invariant)."""
-        return map_rows(X, fn, width, dtype, self.device_)
+    def _map_rows(self, X, fn, width, dtype, kind):
+        """:func:`skae._data.map_rows` on the fitted device (bitwise batch-invariant).
+
+        ``kind`` names the computation ``fn`` does with the fitted network
+        (the padding that keeps it batch-invariant is found once per kind).
+        """
+        return map_rows(X, fn, width, dtype, self.device_, owner=self.net_, kind=kind)
 
     def transform(self, X):
         """Encode ``X`` into codes (deterministic; no noise, eval mode).
@@ -345,7 +349,7 @@ class BaseAutoencoder(
         def encode(x):
             return self.net_.encode(x)[:, :k]
 
-        return self._map_rows(X, encode, k, X.dtype)
+        return self._map_rows(X, encode, k, X.dtype, "encode")
 
     def inverse_transform(self, X):
         """Decode codes back to data space (the reconstruction's mean).
@@ -373,7 +377,7 @@ class BaseAutoencoder(
             )
         if k < width:  # an ordered code's trailing components are zero, as in training
             X = np.hstack([X, np.zeros((X.shape[0], width - k), dtype=X.dtype)])
-        return self._map_rows(X, self.net_.decode, self.n_features_in_, X.dtype)
+        return self._map_rows(X, self.net_.decode, self.n_features_in_, X.dtype, "decode")
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over ``X`` (higher is better).

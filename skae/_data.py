@@ -7,6 +7,8 @@ whole in memory as a dense float32 array.
 """
 
 import mmap
+import threading
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -78,35 +80,96 @@ class BatchReader:
             yield self.take(indices[lo:lo + batch_size])
 
 
-# Inference runs on chunks of this many rows; a shorter last chunk is padded
-# with zero rows to a multiple of _INFERENCE_PAD rows.  float32 kernels take
-# other paths (matrix-vector products, or blockings that sum in another
-# order) for chunks of one to three rows and, with several threads, for some
-# sizes that are not multiples of four; chunks of a multiple of four rows
-# give each row bitwise the result it gets in a full chunk, which the
-# batch-invariance tests check.  Padding only that far keeps a one-row call
-# cheap: it computes four rows.
+# Inference runs on chunks of _INFERENCE_ROWS rows; a shorter chunk is padded
+# with zero rows to one of a few lengths (pad, 2 pad, 4 pad, ... rows, up to
+# _INFERENCE_ROWS).  Whether a row's float32 result is bitwise the same in a
+# short chunk as in a full one depends on the kernels the CPU's BLAS picks for
+# each shape, which differ between vector units (AVX2, AVX-512) and thread
+# counts: a short chunk of one to three rows takes a matrix-vector path
+# everywhere, AVX-512 kernels differ below 16 rows, and with several threads
+# a wide layer may differ below 64.  So the smallest ``pad`` is found by
+# measurement, once per network, kind of computation, thread count and
+# device: the candidates of _PAD_LADDER are tried in turn and the first whose
+# every chunk length reproduces the full chunk's rows is kept (a full chunk
+# always does).  A one-row call then computes ``pad`` rows, not 512.
 _INFERENCE_ROWS = 512
-_INFERENCE_PAD = 4
+_PAD_LADDER = (4, 8, 16, 32, 64, 128, 256)
+_pad_cache = weakref.WeakKeyDictionary()  # owner -> {(kind, threads, device): pad}
+_pad_lock = threading.Lock()
 
 
-def map_rows(X, fn, width, dtype, device):
+def chunk_lengths(pad):
+    """The lengths a short chunk is padded to when the smallest is ``pad``."""
+    lengths, size = [], pad
+    while size < _INFERENCE_ROWS:
+        lengths.append(size)
+        size *= 2
+    return [*lengths, _INFERENCE_ROWS]
+
+
+def padded_length(n, pad):
+    """The length a chunk of ``n`` rows is computed at."""
+    return next(size for size in chunk_lengths(pad) if size >= n)
+
+
+def _probe_rows(x, generator):
+    """``_INFERENCE_ROWS`` rows near those of ``x``: ``x`` repeated, slightly perturbed."""
+    reps = -(-_INFERENCE_ROWS // x.shape[0])
+    probe = x.repeat(reps, *([1] * (x.dim() - 1)))[:_INFERENCE_ROWS]
+    noise = torch.randn(probe.shape, generator=generator).to(probe.device, probe.dtype)
+    return probe + 0.01 * noise * (1.0 + probe.abs())
+
+
+def batch_invariant_pad(fn, x, owner, kind):
+    """The smallest padding under which ``fn`` is batch-invariant (see above).
+
+    ``x`` is a chunk of real input, used to build the probe; ``owner`` (the
+    fitted network) and ``kind`` (the computation, e.g. ``"encode"``) key the
+    cached answer together with the thread count and the device.
+    """
+    key = (kind, torch.get_num_threads(), str(x.device))
+    with _pad_lock:
+        known = _pad_cache.get(owner, {}).get(key)
+    if known is not None:
+        return known
+    probe = _probe_rows(x, torch.Generator().manual_seed(0))
+    full = fn(probe)
+    ok = {}
+    for size in _PAD_LADDER:
+        # the rows of two chunks of this length, at different offsets of the probe
+        ok[size] = all(
+            torch.equal(fn(probe[lo:lo + size]), full[lo:lo + size]) for lo in (0, size)
+        )
+    pad = next((p for p in _PAD_LADDER if all(ok[s] for s in chunk_lengths(p)[:-1])),
+               _INFERENCE_ROWS)
+    with _pad_lock:
+        _pad_cache.setdefault(owner, {})[key] = pad
+    return pad
+
+
+def map_rows(X, fn, width, dtype, device, owner=None, kind=None):
     """Apply ``fn`` to float32 batches of ``X`` on ``device`` under inference mode.
 
-    Chunks hold ``_INFERENCE_ROWS`` rows, the last one padded with zero rows
-    to a multiple of ``_INFERENCE_PAD``, so that every row's result is
-    bitwise the same whatever it is batched with.  Returns an array of shape
-    ``(n_samples, width)`` and dtype ``dtype``.
+    Chunks hold ``_INFERENCE_ROWS`` rows; a shorter one is padded with zero
+    rows to a length at which ``fn`` gives every row bitwise the result it
+    gets in a full chunk (:func:`batch_invariant_pad`, keyed by ``owner``
+    and ``kind``; without an owner, short chunks are padded to a full one),
+    so that no row's result depends on what it is batched with.  Returns an
+    array of shape ``(n_samples, width)`` and dtype ``dtype``.
     """
     out = np.empty((X.shape[0], width), dtype=dtype)
     reader = BatchReader(X, device, stream=True)
+    pad = None if owner is not None else _INFERENCE_ROWS
     with torch.inference_mode():
         lo = 0
         for x in reader.slices(_INFERENCE_ROWS):
             n = x.shape[0]
-            pad = -n % _INFERENCE_PAD
-            if pad:
-                x = torch.cat([x, x.new_zeros((pad, *x.shape[1:]))])
+            if n < _INFERENCE_ROWS:
+                if pad is None:
+                    pad = batch_invariant_pad(fn, x, owner, kind)
+                extra = padded_length(n, pad) - n
+                if extra:
+                    x = torch.cat([x, x.new_zeros((extra, *x.shape[1:]))])
             out[lo:lo + n] = fn(x)[:n].reshape(n, width).to("cpu").numpy()
             lo += n
     return out

@@ -112,7 +112,7 @@ class GenerativeMixin:
             self._require_labels("inverse_transform")
         labels = self._label_rows(y, X.shape[0], "inverse_transform")
         Z = np.hstack([X, labels.astype(X.dtype)])
-        return self._map_rows(Z, self.net_.decode, self.n_features_in_, X.dtype)
+        return self._map_rows(Z, self.net_.decode, self.n_features_in_, X.dtype, "decode")
 
     # ----------------------------------------------------------- scoring
     @validate_params(
@@ -169,7 +169,7 @@ class GenerativeMixin:
             def log_px(x):
                 return log_marginal(self.net_, x, k, key)
 
-            return self._map_rows(X, log_px, 1, np.float64).ravel()
+            return self._map_rows(X, log_px, 1, np.float64, f"log_px:{k}").ravel()
         X = X.toarray() if hasattr(X, "toarray") else X
         n_features = self.n_features_in_
 
@@ -179,7 +179,8 @@ class GenerativeMixin:
 
         def score_with(onehot):
             rows = np.hstack([X, onehot.astype(X.dtype)])
-            return self._map_rows(rows, log_px_given_y, 1, np.float64).ravel()
+            return self._map_rows(rows, log_px_given_y, 1, np.float64,
+                                  f"log_px_given_y:{k}").ravel()
 
         if labels is not None:
             return score_with(labels)
@@ -269,7 +270,7 @@ class GenerativeMixin:
         z = z.numpy()
         if codes is not None:
             z = np.hstack([z, one_hot(codes, len(self.classes_))])
-        X = self._map_rows(z, self.net_.decode, n_features, np.float64)
+        X = self._map_rows(z, self.net_.decode, n_features, np.float64, "decode")
         if noise is not None:
             if kind == "bernoulli":
                 X = (noise.numpy() < X).astype(np.float64)
@@ -318,7 +319,8 @@ class GenerativeMixin:
             keep = np.sort(rng.choice(X.shape[0], _MIXTURE_ROWS, replace=False))
             X, labels = X[keep], None if labels is None else labels[keep]
         if labels is None:
-            codes = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64)
+            codes = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64,
+                                   "encode")
             groups = [(0, codes)]
         else:
             n_classes = len(self.classes_)
@@ -329,7 +331,7 @@ class GenerativeMixin:
             def encode_given(r):
                 return self.net_.posterior(r[:, :n_features], r[:, n_features:])[0]
 
-            codes = self._map_rows(rows, encode_given, d, np.float64)
+            codes = self._map_rows(rows, encode_given, d, np.float64, "encode_given")
             groups = [(c, codes[labels == c]) for c in range(n_classes)]
         parts = {"weights": [], "means": [], "chol": [], "group": []}
         seed = self._seed % 2**32
@@ -351,7 +353,7 @@ class GenerativeMixin:
     # ---------------------------------------------------------- diagnostics
     def _warn_if_collapsed(self, X):
         d = self.n_components_
-        stats = self._map_rows(X, self.net_.code_stats, 2 * d, np.float64)
+        stats = self._map_rows(X, self.net_.code_stats, 2 * d, np.float64, "code_stats")
         logvar = np.clip(stats[:, d:], LOGVAR_MIN, LOGVAR_MAX)
         kl = 0.5 * (stats[:, :d] ** 2 + np.exp(logvar) - 1.0 - logvar).mean(0)
         if kl.max() < _COLLAPSE_NATS:
