@@ -1,5 +1,6 @@
 """The base class shared by every skae estimator. Not for direct use."""
 
+import contextlib
 import copy
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -12,7 +13,7 @@ from sklearn.utils import check_array
 from ._data import BatchReader, data_scaling, map_rows, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
 from ._network_spec import describe_network
-from ._random import draw_seed, isolated_torch_rng, make_generator
+from ._random import draw_seed, make_generator, seeded_global_rng
 from ._training import LoopConfig, make_optimizer, train, user_stacklevel
 from ._validation import (
     HasMethods,
@@ -229,37 +230,39 @@ class BaseAutoencoder(
         reader = BatchReader(X, device) if targets is None else targets.reader(X, device)
         perm = torch.randperm(n_samples, generator=generator)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
-        with isolated_torch_rng(call_seed, device):
-            state = None  # of the optimizer; a new kind of optimizer starts afresh
-            if fresh:
-                net = spec.build()
-                mean, scale, scaling = data_scaling(X, resolve_scaling(self.scaling,
-                                                                       spec.input_shape))
-                net.set_scaling(mean, scale)
-                net.to(device)
-            else:  # train a copy: the fitted network stays as it is until success
-                net = copy.deepcopy(self.net_).to(device)
-                if self._optimizer_kind == self.optimizer:
-                    state = copy.deepcopy(self._optimizer_state)
-                scaling = self.scaling_
-            optimizer = make_optimizer(self.optimizer, net.parameters(), self.learning_rate,
-                                       self.weight_decay, state=state)
-            epochs_done = 0 if fresh else self.n_iter_
-            annealed = self.learning_rate_schedule in ("cosine", "onecycle")
-            cfg = LoopConfig(
-                batch_size=min(spec.batch_size, len(train_idx)),
-                max_epochs=1 if incremental else self.max_iter,
-                schedule="constant" if incremental else self.learning_rate_schedule,
-                n_iter_no_change=self.n_iter_no_change, tol=self.tol,
-                monitor_validation=use_val,
-                # scikit-learn's MLP stops on a plateau of the training loss even
-                # without early stopping; an annealed schedule runs to its end.
-                stop_on_plateau=not incremental and (self.early_stopping or not annealed),
-                keep_best=self.early_stopping and not incremental,
-                max_grad_norm=self.max_grad_norm, verbose=self.verbose,
-                epoch_offset=epochs_done,
-                max_time=None if incremental else self.max_time,
-            )
+        state = None  # of the optimizer; a new kind of optimizer starts afresh
+        if fresh:
+            net = spec.build(generator)
+            mean, scale, scaling = data_scaling(X, resolve_scaling(self.scaling,
+                                                                   spec.input_shape))
+            net.set_scaling(mean, scale)
+            net.to(device)
+        else:  # train a copy: the fitted network stays as it is until success
+            net = copy.deepcopy(self.net_).to(device)
+            if self._optimizer_kind == self.optimizer:
+                state = copy.deepcopy(self._optimizer_state)
+            scaling = self.scaling_
+        optimizer = make_optimizer(self.optimizer, net.parameters(), self.learning_rate,
+                                   self.weight_decay, state=state)
+        epochs_done = 0 if fresh else self.n_iter_
+        annealed = self.learning_rate_schedule in ("cosine", "onecycle")
+        cfg = LoopConfig(
+            batch_size=min(spec.batch_size, len(train_idx)),
+            max_epochs=1 if incremental else self.max_iter,
+            schedule="constant" if incremental else self.learning_rate_schedule,
+            n_iter_no_change=self.n_iter_no_change, tol=self.tol,
+            monitor_validation=use_val,
+            # scikit-learn's MLP stops on a plateau of the training loss even
+            # without early stopping; an annealed schedule runs to its end.
+            stop_on_plateau=not incremental and (self.early_stopping or not annealed),
+            keep_best=self.early_stopping and not incremental,
+            max_grad_norm=self.max_grad_norm, verbose=self.verbose,
+            epoch_offset=epochs_done,
+            max_time=None if incremental else self.max_time,
+        )
+        # a user's modules may draw from torch's default generator (e.g. dropout)
+        with (seeded_global_rng(call_seed, device) if spec.has_user_modules
+              else contextlib.nullcontext()):
             result = train(
                 net, optimizer, reader, train_idx, val_idx,
                 self._train_loss, self._validation_loss, generator, cfg,

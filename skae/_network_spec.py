@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._random import generator_seed, init_parameters, seeded_global_rng
 from ._vae_model import VariationalNet, make_likelihood
 from ._validation import check_widths, resolve_image_shape
 from .nn._build import output_width, resolve_module
@@ -115,8 +116,32 @@ class NetworkSpec:
                 values[key] = tuple(values[key])
         return cls(**values)
 
-    def build(self):
-        """A freshly initialised network of this structure (weights from torch's RNG)."""
+    @property
+    def has_user_modules(self):
+        """True when the user supplied the encoder or the decoder."""
+        return self.encoder is not None or self.decoder is not None
+
+    def build(self, generator):
+        """A freshly initialised network of this structure.
+
+        skae's own layers are initialised from the local torch ``generator``.
+        A user's encoder or decoder given as a class or factory is built with
+        torch's default generator seeded from ``generator`` and restored
+        afterwards (:func:`~skae._random.seeded_global_rng`); one given as an
+        instance is copied with its weights.
+        """
+        with seeded_global_rng(generator_seed(generator)):
+            net = self._construct()
+        own = [net.head]
+        if self.encoder is None:
+            own.append(net.encoder)
+        if self.decoder is None:
+            own.append(net.decoder)
+        for module in own:
+            init_parameters(module, generator)
+        return net
+
+    def _construct(self):
         n_classes = len(self.classes) if self.conditional else 0
         # a conditional decoder reads the code followed by the one-hot label
         context = {"n_features": self.n_features, "n_components": self.n_components,

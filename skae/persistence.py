@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 from ._autoencoder import AutoencoderTransformer
 from ._device import resolve_device
 from ._network_spec import NetworkSpec
-from ._random import isolated_torch_rng
+from ._random import make_generator
 from ._vae import VAEGenerator
 
 FORMAT_VERSION = 2
@@ -178,8 +178,7 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
         setattr(est, key, value)
     est._spec = NetworkSpec.from_config(_decode(config["network"]),
                                         encoder=encoder, decoder=decoder)
-    with isolated_torch_rng(0):
-        net = est._spec.build()
+    net = est._spec.build(make_generator(0))  # its weights are replaced by the saved ones
     net.load_state_dict(blob["state_dict"], strict=True)
     if device is not None:
         target = resolve_device(device)
