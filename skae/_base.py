@@ -23,6 +23,7 @@ from ._validation import (
     StrOptions,
     _fit_context,
     check_float32_range,
+    check_float32_scale,
     check_is_fitted,
     check_unit_interval,
     validate_data,
@@ -126,7 +127,7 @@ class BaseAutoencoder(
 
         Estimators that train on labels return an object with a ``classes``
         tuple and a ``reader(X, device)`` method giving the batch reader of
-        the fit; they may set label attributes here (a failing fit restores
+        the fit (``reader(X, device, shift)``); they may set label attributes here (a failing fit restores
         the estimator).  By default ``y`` is ignored.
         """
         return None
@@ -227,21 +228,25 @@ class BaseAutoencoder(
         n_calls = 0 if fresh else self._n_fit_calls
         call_seed = (seed + _FIT_CALL_STRIDE * n_calls) % 2**62
         generator = make_generator(call_seed, "cpu")
-        reader = BatchReader(X, device) if targets is None else targets.reader(X, device)
         perm = torch.randperm(n_samples, generator=generator)
         val_idx, train_idx = perm[:n_val], perm[n_val:]
         state = None  # of the optimizer; a new kind of optimizer starts afresh
         if fresh:
-            net = spec.build(generator)
             mean, scale, scaling = data_scaling(X, resolve_scaling(self.scaling,
                                                                    spec.input_shape))
-            net.set_scaling(mean, scale)
+            check_float32_scale(scale)
+            net = spec.build(generator)
+            # data in [0, 1] for a sigmoid output are not shifted
+            net.set_scaling(mean, scale, shift=mean if spec.output == "identity" else None)
             net.to(device)
         else:  # train a copy: the fitted network stays as it is until success
             net = copy.deepcopy(self.net_).to(device)
             if self._optimizer_kind == self.optimizer:
                 state = copy.deepcopy(self._optimizer_state)
             scaling = self.scaling_
+        shift = net.input_shift.cpu().numpy()
+        reader = (BatchReader(X, device, shift=shift) if targets is None
+                  else targets.reader(X, device, shift))
         optimizer = make_optimizer(self.optimizer, net.parameters(), self.learning_rate,
                                    self.weight_decay, state=state)
         epochs_done = 0 if fresh else self.n_iter_
@@ -324,13 +329,28 @@ class BaseAutoencoder(
         check_is_fitted(self)
         return super().get_feature_names_out(input_features)
 
-    def _map_rows(self, X, fn, width, dtype, kind):
+    def _map_rows(self, X, fn, width, dtype, kind, data=True):
         """:func:`skae._data.map_rows` on the fitted device (bitwise batch-invariant).
 
         ``kind`` names the computation ``fn`` does with the fitted network
         (the padding that keeps it batch-invariant is found once per kind).
+        ``data``: the first ``n_features_in_`` columns of ``X`` are data, from
+        which the network's input shift is subtracted in float64 (the other
+        columns, e.g. one-hot labels, are left as they are); False for codes.
         """
-        return map_rows(X, fn, width, dtype, self.device_, owner=self.net_, kind=kind)
+        shift = None
+        if data:
+            shift = np.zeros(X.shape[1])
+            shift[:self.n_features_in_] = self.net_.input_shift.cpu().numpy()
+        return map_rows(X, fn, width, dtype, self.device_, owner=self.net_, kind=kind,
+                        shift=shift)
+
+    def _decode_rows(self, Z, dtype):
+        """Decoded codes ``Z`` in data units: the input shift is added back in float64."""
+        out = self._map_rows(Z, self.net_.decode, self.n_features_in_, np.float64, "decode",
+                             data=False)
+        out += self.net_.input_shift.cpu().numpy()
+        return out.astype(dtype, copy=False)
 
     def transform(self, X):
         """Encode ``X`` into codes (deterministic; no noise, eval mode).
@@ -380,7 +400,7 @@ class BaseAutoencoder(
             )
         if k < width:  # an ordered code's trailing components are zero, as in training
             X = np.hstack([X, np.zeros((X.shape[0], width - k), dtype=X.dtype)])
-        return self._map_rows(X, self.net_.decode, self.n_features_in_, X.dtype, "decode")
+        return self._decode_rows(X, X.dtype)
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples` over ``X`` (higher is better).

@@ -27,16 +27,16 @@ class Labels:
         """Number of rows of each class."""
         return np.bincount(self.codes, minlength=len(self.classes)).astype(np.int64)
 
-    def reader(self, X, device):
+    def reader(self, X, device, shift=None):
         """The batch reader of the fit: rows of ``X`` followed by their one-hot labels."""
-        return LabelledReader(X, device, self.one_hot())
+        return LabelledReader(X, device, self.one_hot(), shift=shift)
 
 
 class LabelledReader(BatchReader):
     """A :class:`~skae._data.BatchReader` whose batches end with one-hot labels."""
 
-    def __init__(self, X, device, labels):
-        super().__init__(X, device)
+    def __init__(self, X, device, labels, shift=None):
+        super().__init__(X, device, shift=shift)
         self._labels = torch.from_numpy(np.ascontiguousarray(labels, np.float32)).to(self.device)
 
     def take(self, indices):

@@ -14,6 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+# float64 working memory of one chunk when data are read in chunks (moments, shifts)
+_MOMENT_CHUNK_BYTES = 2 * 2**20
+
 
 def is_memory_mapped(array):
     """True when ``array`` (or an array it views) is backed by a file map."""
@@ -36,18 +39,29 @@ class BatchReader:
     stream : bool, default=False
         Read dense in-memory arrays batch by batch too, instead of making one
         float32 tensor of the whole array (used for single passes).
+    shift : ndarray of shape (n_features,) or None, default=None
+        Subtracted from every row in float64 before the cast to float32, so
+        that data far from zero keep their precision.
     """
 
-    def __init__(self, X, device, stream=False):
+    def __init__(self, X, device, stream=False, shift=None):
         self.device = torch.device(device)
         self.n_samples = X.shape[0]
+        self._shift = None if shift is None or not np.any(shift) else np.asarray(
+            shift, dtype=np.float64)
         self._streamed = stream or sp.issparse(X) or is_memory_mapped(X)
         if sp.issparse(X):
             self._X = X.tocsr()
         elif self._streamed:
             self._X = X
-        else:
+        elif self._shift is None:
             data = np.ascontiguousarray(X, dtype=np.float32)
+            self._X = torch.from_numpy(data).to(self.device)
+        else:
+            data = np.empty(X.shape, dtype=np.float32)
+            step = max(1, _MOMENT_CHUNK_BYTES // (8 * max(1, X.shape[1])))
+            for lo in range(0, X.shape[0], step):
+                data[lo:lo + step] = np.asarray(X[lo:lo + step], dtype=np.float64) - self._shift
             self._X = torch.from_numpy(data).to(self.device)
 
     def take(self, indices):
@@ -59,6 +73,8 @@ class BatchReader:
 
     def _to_tensor(self, batch):
         batch = batch.toarray() if sp.issparse(batch) else batch
+        if self._shift is not None:
+            batch = np.asarray(batch, dtype=np.float64) - self._shift
         batch = np.asarray(batch, dtype=np.float32)
         if not batch.flags.writeable:  # a slice of a read-only memory map
             batch = batch.copy()
@@ -147,18 +163,19 @@ def batch_invariant_pad(fn, x, owner, kind):
     return pad
 
 
-def map_rows(X, fn, width, dtype, device, owner=None, kind=None):
+def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):
     """Apply ``fn`` to float32 batches of ``X`` on ``device`` under inference mode.
 
     Chunks hold ``_INFERENCE_ROWS`` rows; a shorter one is padded with zero
     rows to a length at which ``fn`` gives every row bitwise the result it
     gets in a full chunk (:func:`batch_invariant_pad`, keyed by ``owner``
     and ``kind``; without an owner, short chunks are padded to a full one),
-    so that no row's result depends on what it is batched with.  Returns an
-    array of shape ``(n_samples, width)`` and dtype ``dtype``.
+    so that no row's result depends on what it is batched with.  ``shift``
+    is subtracted from the rows in float64 first (see :class:`BatchReader`).
+    Returns an array of shape ``(n_samples, width)`` and dtype ``dtype``.
     """
     out = np.empty((X.shape[0], width), dtype=dtype)
-    reader = BatchReader(X, device, stream=True)
+    reader = BatchReader(X, device, stream=True, shift=shift)
     pad = None if owner is not None else _INFERENCE_ROWS
     with torch.inference_mode():
         lo = 0
@@ -175,7 +192,6 @@ def map_rows(X, fn, width, dtype, device, owner=None, kind=None):
     return out
 
 
-_MOMENT_CHUNK_BYTES = 2 * 2**20  # float64 working memory of one chunk of the moments pass
 # scaling="auto" treats features whose ranges lie within this factor of the
 # median range as sharing their units.
 _SHARED_RANGE_RATIO = 10.0

@@ -112,7 +112,7 @@ class GenerativeMixin:
             self._require_labels("inverse_transform")
         labels = self._label_rows(y, X.shape[0], "inverse_transform")
         Z = np.hstack([X, labels.astype(X.dtype)])
-        return self._map_rows(Z, self.net_.decode, self.n_features_in_, X.dtype, "decode")
+        return self._decode_rows(Z, X.dtype)
 
     # ----------------------------------------------------------- scoring
     @validate_params(
@@ -256,7 +256,6 @@ class GenerativeMixin:
         check_is_fitted(self)
         labels = self._label_rows(y, n_samples, "sample")
         codes = None if labels is None else labels.argmax(1)
-        n_features = self.n_features_in_
         kind = self._spec.likelihood if add_noise else None
         generator = torch.Generator()
         if random_state is not None:
@@ -270,7 +269,7 @@ class GenerativeMixin:
         z = z.numpy()
         if codes is not None:
             z = np.hstack([z, one_hot(codes, len(self.classes_))])
-        X = self._map_rows(z, self.net_.decode, n_features, np.float64, "decode")
+        X = self._decode_rows(z, np.float64)
         if noise is not None:
             if kind == "bernoulli":
                 X = (noise.numpy() < X).astype(np.float64)

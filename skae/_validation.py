@@ -159,6 +159,29 @@ def check_float32_range(X, input_name="X"):
         )
 
 
+# The smallest feature scale the network resolves: below it, standardised
+# values and the scale itself fall among float32's subnormal numbers.
+_FLOAT32_MIN_SCALE = 1e-30
+
+
+def check_float32_scale(scale, input_name="X"):
+    """Raise ``ValueError`` if a feature's scale is too small for float32 computations.
+
+    ``scale`` is the per-feature scale the data are divided by (constant
+    features have scale 1).  skae computes in float32, whose normal numbers
+    end near 1e-38: data whose spread is far below that cannot be trained on.
+    """
+    tiny = np.flatnonzero(scale < _FLOAT32_MIN_SCALE)
+    if tiny.size:
+        j = int(tiny[np.argmin(scale[tiny])])
+        raise ValueError(
+            f"{input_name} has features whose spread is too small for float32: feature {j} "
+            f"varies by about {scale[j]:.3g}, below {_FLOAT32_MIN_SCALE:g}; skae computes in "
+            "float32. Multiply X by a constant or standardise it first (e.g. with "
+            "StandardScaler)."
+        )
+
+
 def check_unit_interval(X, what):
     """Raise ``ValueError`` unless every value of ``X`` lies in [0, 1].
 

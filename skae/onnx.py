@@ -70,7 +70,8 @@ class _Encoder(torch.nn.Module):
         self.n_components = n_components
 
     def forward(self, x):
-        return self.net.encode(x)[:, : self.n_components]
+        # the input shift is applied in float32 here (in float64 by transform)
+        return self.net.encode(x - self.net.input_shift.to(x.dtype))[:, : self.n_components]
 
 
 def _export_encoder(estimator, opset=None):

@@ -179,7 +179,10 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
     est._spec = NetworkSpec.from_config(_decode(config["network"]),
                                         encoder=encoder, decoder=decoder)
     net = est._spec.build(make_generator(0))  # its weights are replaced by the saved ones
-    net.load_state_dict(blob["state_dict"], strict=True)
+    state = dict(blob["state_dict"])
+    # models saved before the float64 input shift existed have none
+    state.setdefault("input_shift", torch.zeros(net.input_shift.shape, dtype=torch.float64))
+    net.load_state_dict(state, strict=True)
     if device is not None:
         target = resolve_device(device)
     else:

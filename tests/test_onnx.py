@@ -73,7 +73,8 @@ def test_internal_standardisation_is_in_the_graph(data, one_torch_thread):
     X, _, X_test, _ = data
     # raw pixels (no StandardScaler in front): per-feature scaling inside the net
     est = quiet_fit(AutoencoderTransformer(4, scaling="feature", **FAST), X * 16.0)
-    assert not np.allclose(est.net_.mean.numpy(), 0.0)
+    assert not np.allclose(est.net_.input_shift.numpy(), 0.0)
+    assert not np.allclose(est.net_.scale.numpy(), 1.0)
     onx = skl2onnx.to_onnx(est, (X[:1] * 16.0).astype(np.float32))
     (codes,) = run_onnx(onx, (X_test * 16.0).astype(np.float32))
     np.testing.assert_allclose(codes, est.transform(X_test * 16.0), rtol=0, atol=1e-4)

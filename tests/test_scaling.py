@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from conftest import quiet_fit
 from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -121,3 +122,25 @@ def test_tiny_first_partial_fit_chunk_warns(digits):
         warnings.simplefilter("error")
         est.partial_fit(X[1:2])  # later chunks do not warn
         AutoencoderTransformer(n_components=2, hidden_layer_sizes=(8,)).partial_fit(X[:200])
+
+
+def test_data_far_from_zero_keep_their_precision():
+    # a rank-2 signal riding on a large offset: float32 alone cannot hold it
+    rng = np.random.RandomState(0)
+    S = rng.randn(400, 2) @ rng.randn(2, 10)
+    X = 1e6 + 0.01 * S
+    ae = AutoencoderTransformer(n_components=2, random_state=0).fit(X)
+    recon = ae.inverse_transform(ae.transform(X))
+    assert r2_score(X, recon) > 0.9
+    # the reconstruction is shifted back in float64: it lies near the data, not on float32's grid
+    assert np.abs(recon - X).max() < 0.01
+    scores = ae.score_samples(X)
+    np.testing.assert_allclose(-scores, ((recon - X) ** 2).sum(1), rtol=1e-3, atol=1e-9)
+
+
+def test_a_spread_below_float32_resolution_is_named():
+    S = np.random.RandomState(0).randn(50, 3)
+    ae = AutoencoderTransformer(n_components=1, max_iter=1, random_state=0)
+    with pytest.raises(ValueError, match="spread is too small for float32: feature"):
+        ae.fit(1e-50 * S)
+    assert not hasattr(ae, "net_")

@@ -44,8 +44,11 @@ class AutoencoderNet(nn.Module):
         self.output = output
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
+        # Subtracted from the data in float64, before they are cast to float32
+        # for the network (see set_scaling); kept in float64.
+        self.register_buffer("input_shift", torch.zeros(n_features, dtype=torch.float64))
 
-    def set_scaling(self, mean, scale):
+    def set_scaling(self, mean, scale, shift=None):
         """Set the per-feature mean and scale of the data.
 
         Parameters
@@ -54,8 +57,18 @@ class AutoencoderNet(nn.Module):
             Value subtracted from each feature.
         scale : array-like of shape (n_features,)
             Positive value each centred feature is divided by.
+        shift : array-like of shape (n_features,) or None, default=None
+            The part of ``mean`` that is subtracted from the data in float64
+            before they reach the network (``input_shift``), so that data far
+            from zero keep their precision in float32; the network's own
+            ``mean`` is the rest.  The network then reads and returns data
+            minus ``input_shift``.  None: no shift.
         """
-        self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+        mean = torch.as_tensor(mean, dtype=torch.float64)
+        shift = torch.zeros_like(mean) if shift is None else torch.as_tensor(
+            shift, dtype=torch.float64)
+        self.input_shift.copy_(shift)
+        self.mean.copy_((mean - shift).to(self.mean.dtype))
         self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
 
     def standardise(self, x):
