@@ -118,6 +118,14 @@ class BaseAutoencoder(
         held out for validation (the training rows when there are none).
         """
 
+    def _update_network(self, net):
+        """Set what the current parameters change in a warm-started copy ``net``.
+
+        Called before training continues from the fitted network; parameters
+        that do not change its structure but live in it (e.g. a fixed
+        observation variance) are written here.
+        """
+
     def _code_width(self, X, fresh):
         """Width of the network's code for this fit (``n_components`` by default)."""
         return self.n_components
@@ -241,6 +249,7 @@ class BaseAutoencoder(
             net.to(device)
         else:  # train a copy: the fitted network stays as it is until success
             net = copy.deepcopy(self.net_).to(device)
+            self._update_network(net)
             if self._optimizer_kind == self.optimizer:
                 state = copy.deepcopy(self._optimizer_state)
             scaling = self.scaling_

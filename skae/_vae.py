@@ -383,6 +383,10 @@ default="plateau"
             return None  # y is ignored
         return fit_targets(self, X, y, fresh=fresh, incremental=incremental)
 
+    def _update_network(self, net):
+        if self.likelihood == "gaussian" and self.observation_variance != "learned":
+            net.likelihood.set_variance(self.observation_variance)
+
     def _loss_offset(self, net):
         return -float(net.log_jacobian())
 

@@ -49,6 +49,10 @@ class GaussianLikelihood(nn.Module):
         else:
             self.register_buffer("data_logvar", torch.tensor(math.log(float(variance))))
 
+    def set_variance(self, variance):
+        """Set a fixed variance (in data units) of a likelihood that does not learn it."""
+        self.data_logvar.fill_(math.log(float(variance)))
+
     def log_variance(self, scale):
         """Per-feature log-variance in standardised units, given the feature scales."""
         if self.learned:

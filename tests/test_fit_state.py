@@ -123,6 +123,19 @@ def test_non_structural_changes_continue_training(small_digits):
     assert est.n_iter_ == 6
 
 
+def test_a_new_fixed_observation_variance_is_used_by_a_warm_start(small_digits):
+    X = small_digits[0]
+    est = quiet(VAEGenerator(n_components=3, observation_variance=0.5, warm_start=True,
+                             **FAST).fit, X)
+    fresh = quiet(VAEGenerator(n_components=3, observation_variance=0.01, **FAST).fit, X)
+    est.set_params(observation_variance=0.01, max_iter=1)
+    quiet(est.fit, X)
+    # the variance in the network is the new one: noise and scores use it
+    std = est.net_.noise_std().detach().numpy()
+    np.testing.assert_allclose(std, fresh.net_.noise_std().detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(std, np.sqrt(0.01), rtol=1e-5)
+
+
 # ------------------------------------------------------------ failed calls
 class _Armed(nn.Module):
     """An encoder that raises on its third call once armed (the copy shares the flag)."""
