@@ -87,7 +87,8 @@ def other():
         X = loader().data.astype(float)
         Xtr, Xte = train_test_split(X, test_size=0.25, random_state=0)
         est, _ = fit_timed(AutoencoderTransformer(0.8, random_state=0), Xtr)
-        mean, scale = est.net_.mean.numpy(), est.net_.scale.numpy()
+        mean = est.net_.mean.numpy() + est.net_.input_shift.numpy()
+        scale = est.net_.scale.numpy()
         Str, Ste = (Xtr - mean) / scale, (Xte - mean) / scale  # the network's units
         rec = (est.inverse_transform(est.transform(Xte)) - mean) / scale
         r2 = reconstruction_metrics(Ste, rec, Str.mean(0))["r2"]

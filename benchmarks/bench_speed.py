@@ -105,7 +105,7 @@ def plain_conv_fit(X, epochs, seed, modules):
         perm = torch.randperm(len(Xt), generator=gen)
         for i in range(0, len(Xt), 32):
             x = Xt[perm[i:i + 32]]
-            h = net.encoder(((x - net.mean) / net.scale).reshape(-1, 1, 28, 28))
+            h = net.encoder(((x - net.input_shift.float() - net.mean) / net.scale).reshape(-1, 1, 28, 28))
             out = net.decoder(net.head(h.flatten(1))).reshape(len(x), -1)
             loss = nn.functional.binary_cross_entropy_with_logits(
                 out, x, reduction="none").sum(1).mean()

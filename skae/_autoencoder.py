@@ -360,7 +360,7 @@ default="plateau"
         mask = prefix_mask(code.shape[0], code.shape[1], generator, code.device)
         return reconstruction_loss(net.decode_raw(code * mask), net.target(x), self.loss)
 
-    def _after_fit(self, X, *, fresh, incremental, eval_rows):
+    def _after_fit(self, X, *, fresh, incremental, eval_rows, labels):
         self._fitted_fraction = self._fraction()
         if not self._is_ordered():
             self.__dict__.pop("explained_variance_ratio_", None)

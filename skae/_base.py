@@ -14,6 +14,7 @@ from ._data import BatchReader, data_scaling, map_rows, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
 from ._network_spec import describe_network
 from ._random import draw_seed, make_generator, seeded_global_rng
+from ._reservoir import update_reservoir
 from ._training import LoopConfig, make_optimizer, train, user_stacklevel
 from ._validation import (
     HasMethods,
@@ -111,11 +112,16 @@ class BaseAutoencoder(
         """
         return 0.0
 
-    def _after_fit(self, X, *, fresh, incremental, eval_rows):
+    def _after_fit(self, X, *, fresh, incremental, eval_rows, labels):
         """Estimator-specific steps after a successful fit.
 
         ``X`` is the validated data and ``eval_rows`` the indices of its rows
-        held out for validation (the training rows when there are none).
+        held out for validation (the training rows when there are none);
+        ``labels`` are the class indices of the rows of ``X`` (None when no
+        ``y`` is used).  After ``partial_fit``, ``X`` is instead a uniform
+        sample of every row the ``partial_fit`` calls have seen
+        (:mod:`skae._reservoir`) and ``eval_rows`` all its rows, so that what
+        is worked out here describes every chunk, not the last one.
         """
 
     def _update_network(self, net):
@@ -303,9 +309,29 @@ class BaseAutoencoder(
         ]
         self.best_loss_ = min(result.best_loss + offset, np.inf if fresh else self.best_loss_)
         self.n_iter_ = epochs_done + len(result.history)
-        self._after_fit(X, fresh=fresh, incremental=incremental,
-                        eval_rows=(val_idx if n_val else train_idx).numpy())
+        labels = None if targets is None else targets.codes
+        eval_rows = (val_idx if n_val else train_idx).numpy()
+        if incremental:
+            X, labels = self._remember_rows(X, labels, fresh, call_seed)
+            eval_rows = np.arange(X.shape[0])
+        else:
+            for name in ("_reservoir_rows", "_reservoir_labels", "_reservoir_seen"):
+                self.__dict__.pop(name, None)
+        self._after_fit(X, fresh=fresh, incremental=incremental, eval_rows=eval_rows,
+                        labels=labels)
         return self
+
+    def _remember_rows(self, X, labels, fresh, seed):
+        """Add a ``partial_fit`` chunk to the sample of rows seen; that sample and its labels."""
+        state = None
+        if not fresh and hasattr(self, "_reservoir_rows"):
+            state = {"rows": self._reservoir_rows, "labels": self._reservoir_labels,
+                     "seen": self._reservoir_seen}
+        state = update_reservoir(state, X, labels, seed)
+        self._reservoir_rows, self._reservoir_labels = state["rows"], state["labels"]
+        self._reservoir_seen = state["seen"]
+        rows = state["rows"].numpy().astype(X.dtype, copy=False)
+        return rows, None if state["labels"] is None else state["labels"].numpy()
 
     # ------------------------------------------------------------ inference
     def _validate_X(self, X, *, reset):

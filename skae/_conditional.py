@@ -112,5 +112,4 @@ def fit_targets(estimator, X, y, *, fresh, incremental):
         counts = counts + estimator._class_counts
     estimator.classes_ = np.asarray(labels.classes)
     estimator._class_counts = counts
-    estimator._fit_labels = labels.codes  # for the sampler, dropped after the fit
     return labels

@@ -90,7 +90,8 @@ def ordered_components(net, X, eval_rows, device, fraction):
     """
     width = net.n_components
     rows = np.sort(eval_rows[:_SCORED_ROWS])
-    r2 = prefix_r2(net, BatchReader(X, device).take(torch.from_numpy(rows)), width)
+    reader = BatchReader(X, device, shift=net.input_shift.cpu().numpy())
+    r2 = prefix_r2(net, reader.take(torch.from_numpy(rows)), width)
     k = width
     if fraction is not None:
         reached = np.flatnonzero(r2 >= fraction)

@@ -390,7 +390,7 @@ default="plateau"
     def _loss_offset(self, net):
         return -float(net.log_jacobian())
 
-    def _after_fit(self, X, *, fresh, incremental, eval_rows):
+    def _after_fit(self, X, *, fresh, incremental, eval_rows, labels):
         self.reconstruction_loss_curve_ = [r["reconstruction"] for r in self.history_]
         self.kl_loss_curve_ = [r["kl"] for r in self.history_]
         if fresh:
@@ -404,7 +404,7 @@ default="plateau"
         else:
             for name in ("classes_", "_class_counts"):
                 self.__dict__.pop(name, None)
-        self._fit_sampler(X, self.__dict__.pop("_fit_labels", None))
+        self._fit_sampler(X, labels)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

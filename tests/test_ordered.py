@@ -52,7 +52,7 @@ def test_explained_variance_ratio_reads_like_pcas(ordered_and_plain):
     Z = est.transform(X)
     rec = est.inverse_transform(Z[:, :4])
     scale = est.net_.scale.numpy()
-    r2 = 1 - (((X - rec) / scale) ** 2).sum() / (((X - est.net_.mean.numpy()) / scale) ** 2).sum()
+    r2 = 1 - (((X - rec) / scale) ** 2).sum() / (((X - est.net_.mean.numpy() - est.net_.input_shift.numpy()) / scale) ** 2).sum()
     assert np.cumsum(est.explained_variance_ratio_)[3] == pytest.approx(r2, abs=1e-4)
 
 

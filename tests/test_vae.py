@@ -222,7 +222,9 @@ class _ZeroNoise:
 def _hand_log_px_given_mean(vae, X):
     """``log p(x | z = posterior mean)`` in data units with scipy, and the posterior."""
     with torch.no_grad():
-        stats_ = vae.net_.code_stats(torch.as_tensor(X, dtype=torch.float32)).double()
+        # the network reads the data minus its float64 input shift
+        x = torch.as_tensor(X - vae.net_.input_shift.numpy(), dtype=torch.float32)
+        stats_ = vae.net_.code_stats(x).double()
     d = vae.n_components
     mean, logvar = stats_[:, :d], stats_[:, d:].clamp(-30, 20)
     x_hat = vae.inverse_transform(mean.numpy().astype(np.float32)).astype(np.float64)
@@ -282,7 +284,8 @@ def test_transform_is_the_deterministic_posterior_mean(gaussian_vae, digits):
     codes = gaussian_vae.transform(X)
     np.testing.assert_array_equal(codes, gaussian_vae.transform(X))
     with torch.no_grad():
-        mean = gaussian_vae.net_.code_stats(torch.as_tensor(X, dtype=torch.float32))[:, :4]
+        x = torch.as_tensor(X - gaussian_vae.net_.input_shift.numpy(), dtype=torch.float32)
+        mean = gaussian_vae.net_.code_stats(x)[:, :4]
     np.testing.assert_allclose(codes, mean.numpy(), rtol=1e-5, atol=1e-6)
     assert gaussian_vae.inverse_transform(codes).shape == X.shape
 
