@@ -300,7 +300,9 @@ default="plateau"
         self.verbose = verbose
 
     def _is_ordered(self):
-        return self.ordered is True or (self.ordered == "auto" and self._fraction() is not None)
+        if isinstance(self.ordered, str):  # "auto": ordered when n_components is a fraction
+            return self._fraction() is not None
+        return bool(self.ordered)
 
     def _fraction(self):
         """``n_components`` when it is a fraction of variance, else None."""

@@ -29,6 +29,8 @@ _DTYPES = [np.float64, np.float32]
 _MIXTURE_COMPONENTS = 20
 _ROWS_PER_COMPONENT = 20
 _MIXTURE_ROWS = 20_000  # training rows whose codes the mixtures are fitted to
+# Above this many bytes of covariances, sampler="mixture" falls back on the prior.
+_MIXTURE_MAX_BYTES = 2**30
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
 # sample(random_state=None) reads and advances the estimator's stream under
 # this lock, so concurrent calls never draw the same rows.
@@ -151,7 +153,9 @@ class GenerativeMixin:
             Class labels of a conditional model (one label, or one per row);
             refused by an unconditional one.
         n_importance_samples : int, default=None
-            ``K``; None uses the ``n_importance_samples`` parameter.
+            ``K``; None uses the ``n_importance_samples`` the model was fitted
+            with (inference reads only fitted state: a later ``set_params``
+            takes effect at the next fit).
 
         Returns
         -------
@@ -162,7 +166,9 @@ class GenerativeMixin:
         X = self._validate_X(X, reset=False)
         if self._spec.likelihood == "bernoulli":
             check_unit_interval(X, "likelihood='bernoulli'")
-        k = self.n_importance_samples if n_importance_samples is None else n_importance_samples
+        k = n_importance_samples
+        if k is None:  # models saved before it was recorded fall back on the parameter
+            k = getattr(self, "_n_importance_samples", self.n_importance_samples)
         key = self._seed.to_bytes(8, "little")
         labels = self._label_rows(y, X.shape[0], "score_samples")
         if not self._is_conditional():
@@ -313,6 +319,17 @@ class GenerativeMixin:
             self._mixture = None
             return
         d = self.n_components_
+        n_bytes = 8 * d * d * _MIXTURE_COMPONENTS
+        if n_bytes > _MIXTURE_MAX_BYTES:
+            warnings.warn(
+                f"sampler='mixture' keeps a {d} x {d} covariance per mixture component "
+                f"({n_bytes / 2**30:.3g} GiB with n_components={d}); sample draws codes from "
+                "the prior N(0, I) instead. Use fewer components or sampler='prior'.",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+            self._mixture = None
+            return
         if X.shape[0] > _MIXTURE_ROWS:
             rng = np.random.RandomState(self._seed % 2**32)
             keep = np.sort(rng.choice(X.shape[0], _MIXTURE_ROWS, replace=False))

@@ -404,6 +404,7 @@ default="plateau"
         else:
             for name in ("classes_", "_class_counts"):
                 self.__dict__.pop(name, None)
+        self._n_importance_samples = self.n_importance_samples
         self._fit_sampler(X, labels)
 
     def __sklearn_tags__(self):

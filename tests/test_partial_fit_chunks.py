@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -68,3 +69,35 @@ def test_ordered_variance_is_measured_on_every_chunk(digits):
     _, last_only = ordered_components(ae.net_, X[-599:], np.arange(599), ae.device_, None)
     assert not np.allclose(ae.explained_variance_ratio_, last_only)
     assert torch.is_tensor(ae._reservoir_rows)
+
+
+def test_ordered_accepts_numpy_booleans(small_digits):
+    X = small_digits[0]
+    params = dict(n_components=4, hidden_layer_sizes=(16,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae = AutoencoderTransformer(ordered=np.True_, **params).fit(X)
+        plain = AutoencoderTransformer(ordered=np.False_, **params).fit(X)
+    assert ae.explained_variance_ratio_.shape == (4,)
+    assert not hasattr(plain, "explained_variance_ratio_")
+
+
+def test_scores_read_the_fitted_importance_samples(small_digits):
+    X = small_digits[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae = VAEGenerator(n_components=2, hidden_layer_sizes=(16,), max_iter=2,
+                           random_state=0).fit(X)
+    before = vae.score(X)
+    vae.set_params(n_importance_samples=50)
+    assert vae.score(X) == before
+    assert vae.score_samples(X, n_importance_samples=50).mean() != before
+
+
+def test_a_huge_code_samples_from_the_prior_with_a_warning(small_digits):
+    X = small_digits[0][:10]
+    vae = VAEGenerator(n_components=20_000, hidden_layer_sizes=(4,), max_iter=1,
+                       early_stopping=False, random_state=0)
+    with pytest.warns(UserWarning, match=r"from the prior N\(0, I\) instead"):
+        vae.fit(X)
+    assert np.isfinite(vae.sample(3, random_state=0)).all()
