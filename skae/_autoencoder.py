@@ -362,6 +362,15 @@ default="plateau"
         mask = prefix_mask(code.shape[0], code.shape[1], generator, code.device)
         return reconstruction_loss(net.decode_raw(code * mask), net.target(x), self.loss)
 
+    def _after_fit_interrupted(self):
+        self._fitted_fraction = self._fraction()
+        if not self._is_ordered():
+            return ""
+        self.n_components_ = self._spec.n_components
+        self.__dict__.pop("explained_variance_ratio_", None)
+        return (f"the ordered code keeps all {self.n_components_} components and has no "
+                "explained_variance_ratio_")
+
     def _after_fit(self, X, *, fresh, incremental, eval_rows, labels):
         self._fitted_fraction = self._fraction()
         if not self._is_ordered():

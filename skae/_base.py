@@ -124,6 +124,14 @@ class BaseAutoencoder(
         is worked out here describes every chunk, not the last one.
         """
 
+    def _after_fit_interrupted(self):
+        """Leave a usable model when Ctrl-C stops :meth:`_after_fit`; what it lacks.
+
+        The trained network is kept; this returns a sentence (or "") saying
+        what the interrupted step would have added.
+        """
+        return ""
+
     def _update_network(self, net):
         """Set what the current parameters change in a warm-started copy ``net``.
 
@@ -317,8 +325,19 @@ class BaseAutoencoder(
         else:
             for name in ("_reservoir_rows", "_reservoir_labels", "_reservoir_seen"):
                 self.__dict__.pop(name, None)
-        self._after_fit(X, fresh=fresh, incremental=incremental, eval_rows=eval_rows,
-                        labels=labels)
+        try:
+            self._after_fit(X, fresh=fresh, incremental=incremental, eval_rows=eval_rows,
+                            labels=labels)
+        except KeyboardInterrupt:  # keep the finished training
+            missing = self._after_fit_interrupted()
+            self.interrupted_ = True
+            warnings.warn(
+                "Interrupted by the user after training, while the fitted model was being "
+                "completed; keeping the trained network" + (f", but {missing}" if missing
+                                                             else "") + ". Fit again to complete it.",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
         return self
 
     def _remember_rows(self, X, labels, fresh, seed):

@@ -4,6 +4,7 @@ import threading
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
@@ -176,25 +177,29 @@ class GenerativeMixin:
                 return log_marginal(self.net_, x, k, key)
 
             return self._map_rows(X, log_px, 1, np.float64, f"log_px:{k}").ravel()
-        X = X.toarray() if hasattr(X, "toarray") else X
         n_features = self.n_features_in_
+        if labels is not None:  # each row's own label, read beside it
+            def log_px_given_y(rows):
+                x, onehot = rows[:, :n_features], rows[:, n_features:]
+                return log_marginal(self.net_, x, k, key, onehot)
 
-        def log_px_given_y(rows):
-            x, onehot = rows[:, :n_features], rows[:, n_features:]
-            return log_marginal(self.net_, x, k, key, onehot)
-
-        def score_with(onehot):
-            rows = np.hstack([X, onehot.astype(X.dtype)])
+            onehot = labels.astype(X.dtype)
+            rows = (sp.hstack([X, sp.csr_matrix(onehot)], format="csr") if sp.issparse(X)
+                    else np.hstack([X, onehot]))
             return self._map_rows(rows, log_px_given_y, 1, np.float64,
                                   f"log_px_given_y:{k}").ravel()
 
-        if labels is not None:
-            return score_with(labels)
+        def given_class(c):  # X is read in chunks once per class; its labels are all c
+            def log_px_given_c(x):
+                onehot = x.new_zeros((x.shape[0], n_classes))
+                onehot[:, c] = 1.0
+                return log_marginal(self.net_, x, k, key, onehot)
+
+            return self._map_rows(X, log_px_given_c, 1, np.float64, f"log_px_given_{c}:{k}")
+
         n_classes = len(self.classes_)
         log_prior = np.log(self._class_counts / self._class_counts.sum())
-        per_class = np.stack([
-            score_with(one_hot(np.full(X.shape[0], c), n_classes)) for c in range(n_classes)
-        ], axis=1)
+        per_class = np.hstack([given_class(c) for c in range(n_classes)])
         return logsumexp(per_class + log_prior, axis=1)
 
     def score(self, X, y=None):

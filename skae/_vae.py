@@ -397,15 +397,19 @@ default="plateau"
             self._fit_dtype = X.dtype
             stream = make_generator(draw_seed(self._seed % 2**32))
             self._sample_rng_state = stream.get_state()
-        if not incremental:
-            self._warn_if_collapsed(X[:_COLLAPSE_ROWS])
         if self._spec.conditional:
             self.net_.set_class_prior(self._class_counts)
         else:
             for name in ("classes_", "_class_counts"):
                 self.__dict__.pop(name, None)
         self._n_importance_samples = self.n_importance_samples
+        self._mixture = None  # the prior, until the sampler is fitted below
+        if not incremental:
+            self._warn_if_collapsed(X[:_COLLAPSE_ROWS])
         self._fit_sampler(X, labels)
+
+    def _after_fit_interrupted(self):
+        return "sample draws codes from the prior N(0, I), not from a mixture fitted to them"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

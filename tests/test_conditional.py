@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from conftest import assert_same_weights, quiet_fit
 from scipy.special import logsumexp
@@ -232,3 +233,20 @@ def test_onnx_export_computes_the_label_free_transform(data, fitted):
     session = ort.InferenceSession(to_onnx(fitted, X[:1]).SerializeToString())
     codes = session.run(None, {session.get_inputs()[0].name: X})[0]
     np.testing.assert_allclose(codes, fitted.transform(X), atol=1e-5)
+
+
+def test_scores_of_sparse_and_memory_mapped_rows_match_dense(data, fitted, tmp_path):
+    X, y = data
+    rows = X[:40]
+    dense = fitted.score_samples(rows)
+    np.testing.assert_array_equal(fitted.score_samples(sp.csr_matrix(rows)), dense)
+    path = tmp_path / "rows.npy"
+    np.save(path, rows)
+    np.testing.assert_array_equal(fitted.score_samples(np.load(path, mmap_mode="r")), dense)
+    given = fitted.score_samples(rows, y=y[:40])
+    np.testing.assert_array_equal(fitted.score_samples(sp.csr_matrix(rows), y=y[:40]), given)
+    # the marginal mixes the per-class scores with the class prior
+    per_class = np.stack([fitted.score_samples(rows, y=np.full(40, c))
+                          for c in fitted.classes_], 1)
+    prior = fitted._class_counts / fitted._class_counts.sum()
+    np.testing.assert_allclose(dense, np.log((np.exp(per_class) * prior).sum(1)), rtol=1e-10)

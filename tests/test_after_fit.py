@@ -1,4 +1,4 @@
-"""What is worked out after training describes every partial_fit chunk, not the last."""
+"""What is worked out after training: over every partial_fit chunk, from fitted state only, kept on Ctrl-C."""
 
 import warnings
 
@@ -101,3 +101,31 @@ def test_a_huge_code_samples_from_the_prior_with_a_warning(small_digits):
     with pytest.warns(UserWarning, match=r"from the prior N\(0, I\) instead"):
         vae.fit(X)
     assert np.isfinite(vae.sample(3, random_state=0)).all()
+
+
+@pytest.mark.parametrize("cls, step", [(VAEGenerator, "_fit_sampler"),
+                                       (AutoencoderTransformer, "_after_fit")])
+def test_ctrl_c_after_training_keeps_the_trained_network(small_digits, monkeypatch, cls, step):
+    X = small_digits[0]
+    params = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    if cls is AutoencoderTransformer:
+        params["ordered"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = cls(**params).fit(X)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    est = cls(**params)
+    monkeypatch.setattr(est, step, interrupt)
+    with pytest.warns(UserWarning, match="keeping the trained network"):
+        est.fit(X)
+    monkeypatch.undo()
+    assert est.interrupted_ and est.n_iter_ == reference.n_iter_
+    np.testing.assert_array_equal(est.transform(X), reference.transform(X))
+    assert np.isfinite(est.inverse_transform(est.transform(X[:5]))).all()
+    if cls is VAEGenerator:
+        assert np.isfinite(est.sample(4, random_state=0)).all()
+    else:
+        assert est.n_components_ == 3 and not hasattr(est, "explained_variance_ratio_")
