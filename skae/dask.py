@@ -15,6 +15,8 @@ For grid searches on a cluster no helper is needed: run
 (see the README, "Scaling up").
 """
 
+import copy
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -53,13 +55,15 @@ def _as_row_blocks(X, func_name):
     {
         "estimator": [HasMethods(["partial_fit"])],
         "X": "no_validation",  # a Dask array, checked by _as_row_blocks
+        "y": "no_validation",  # None, or labels aligned with X's rows
         "n_passes": [positive_int()],
         "shuffle_blocks": ["boolean"],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=False,
 )
-def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_state=None):
+def fit_dask_array(estimator, X, y=None, *, n_passes=1, shuffle_blocks=True,
+                   random_state=None):
     """Train ``estimator`` on a Dask array with ``partial_fit``, block by block.
 
     Each pass visits every block of rows once: the block is computed (only
@@ -81,6 +85,11 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
     X : dask.array.Array of shape (n_samples, n_features)
         Training data.  Arrays chunked along columns are rechunked so that
         every block holds whole rows.
+    y : dask.array.Array or array-like of shape (n_samples,), default=None
+        Labels of the rows, handed to ``partial_fit`` block by block with
+        the rows they belong to (a conditional
+        :class:`~skae.VAEGenerator` needs them); rechunked to the row blocks
+        of ``X``.  None: ``partial_fit(block)`` without labels.
     n_passes : int, default=1
         Number of passes over all the blocks; ``estimator.n_iter_`` grows by
         ``n_passes * X.numblocks[0]`` (one epoch per ``partial_fit`` call).
@@ -112,6 +121,16 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
     ((500, 500, 500, 297), (8,))
     """
     X = _as_row_blocks(X, "fit_dask_array")
+    if y is not None:
+        import dask.array as da
+
+        y = da.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y must hold one label per row of X: X has {X.shape[0]} rows, y has "
+                f"shape {y.shape}."
+            )
+        y = y.rechunk((X.chunks[0],))
     rng = check_random_state(random_state)
     n_blocks = X.numblocks[0]
     # the block that fixes the scaling of an unfitted estimator
@@ -123,8 +142,12 @@ def fit_dask_array(estimator, X, *, n_passes=1, shuffle_blocks=True, random_stat
             first = None
         for i in order:
             block = np.asarray(X.blocks[int(i)].compute())
-            if block.shape[0]:
+            if not block.shape[0]:
+                continue
+            if y is None:
                 estimator.partial_fit(block)
+            else:
+                estimator.partial_fit(block, np.asarray(y.blocks[int(i)].compute()))
     return estimator
 
 
@@ -137,8 +160,9 @@ def transform_dask_array(estimator, X):
     Parameters
     ----------
     estimator : fitted skae estimator
-        E.g. a fitted :class:`~skae.AutoencoderTransformer`.  It is embedded
-        in the task graph, so each worker receives a copy.
+        E.g. a fitted :class:`~skae.AutoencoderTransformer`.  A copy taken
+        now is embedded in the task graph (each worker receives it), so a
+        later refit of ``estimator`` does not change what the graph computes.
     X : dask.array.Array of shape (n_samples, n_features)
         Data to encode.  Arrays chunked along columns are rechunked so that
         every block holds whole rows.
@@ -147,7 +171,9 @@ def transform_dask_array(estimator, X):
     -------
     X_new : dask.array.Array of shape (n_samples, n_components_)
         The codes, with the row chunks of ``X`` and one column chunk, in the
-        dtype of ``X`` (float32 or float64; other dtypes give float64).
+        dtype of ``X`` (float32 or float64; other dtypes give float64).  An
+        empty block (e.g. after a boolean selection of rows) gives an empty
+        block of codes.
         Codes do not depend on how the rows are chunked: computed in this
         process they equal ``estimator.transform(X.compute())`` bitwise.
 
@@ -161,9 +187,16 @@ def transform_dask_array(estimator, X):
     check_is_fitted(estimator)
     X = _as_row_blocks(X, "transform_dask_array")
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    width = estimator.n_components_  # the fitted width (a fraction is resolved at fit)
+    frozen = copy.deepcopy(estimator)
+    width = frozen.n_components_  # the fitted width (a fraction is resolved at fit)
+
+    def encode(block):
+        if block.shape[0] == 0:
+            return np.empty((0, width), dtype=dtype)
+        return frozen.transform(block)
+
     return X.map_blocks(
-        estimator.transform,
+        encode,
         chunks=(X.chunks[0], (width,)),
         dtype=dtype,
         meta=np.empty((0, 0), dtype=dtype),

@@ -223,3 +223,53 @@ def test_transform_dask_array_is_lazy_and_exact(digits32, dtype, one_torch_threa
         assert computed.shape == Z.shape and computed.dtype == dtype
         # Codes do not depend on the row chunks (fixed-size inference batches).
         np.testing.assert_array_equal(computed, ae.transform(X))
+
+
+def test_transform_dask_array_of_a_selection_with_empty_blocks(digits32, one_torch_thread):
+    ae = quiet(AutoencoderTransformer(**FAST, max_iter=3).fit, digits32)
+    dX = da.from_array(digits32, chunks=(450, 64))
+    # rows whose first pixel is lit: some blocks may hold none of them
+    keep = digits32[:, 5] > 0.9
+    keep[450:900] = False  # one block is surely empty
+    selected = dX[da.from_array(keep, chunks=450)]
+    codes = transform_dask_array(ae, selected).compute(scheduler="synchronous")
+    np.testing.assert_array_equal(codes, ae.transform(digits32[keep]))
+    assert keep.any()
+
+
+def test_transform_dask_array_is_unmoved_by_a_later_refit(digits32, one_torch_thread):
+    ae = quiet(AutoencoderTransformer(**FAST, max_iter=3).fit, digits32)
+    before = ae.transform(digits32)
+    graph = transform_dask_array(ae, da.from_array(digits32, chunks=(450, 64)))
+    quiet(ae.set_params(n_components=6).fit, digits32)
+    codes = graph.compute(scheduler="synchronous")
+    assert codes.shape == graph.shape == before.shape
+    np.testing.assert_array_equal(codes, before)
+
+
+def test_fit_dask_array_fits_a_conditional_vae(digits32, one_torch_thread):
+    from sklearn.datasets import load_digits
+
+    from skae import VAEGenerator
+
+    y = load_digits().target[:len(digits32)]
+    dX = da.from_array(digits32, chunks=(450, 64))
+    vae = VAEGenerator(n_components=2, hidden_layer_sizes=(16,), conditional=True,
+                       max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_dask_array(vae, dX, da.from_array(y, chunks=300), shuffle_blocks=False)
+        ref = VAEGenerator(n_components=2, hidden_layer_sizes=(16,), conditional=True,
+                           max_iter=2, random_state=0)
+        for lo in range(0, len(digits32), 450):
+            ref.partial_fit(digits32[lo:lo + 450], y[lo:lo + 450])
+    assert list(vae.classes_) == list(range(10))
+    assert_same_weights(vae, ref)
+    with pytest.raises(ValueError, match="one label per row"):
+        fit_dask_array(vae, dX, y[:10])
+
+
+def quiet(fit, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(*args)
