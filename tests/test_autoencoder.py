@@ -175,20 +175,6 @@ def test_outputs_are_batch_invariant(digits, fast_params, extra):
     assert np.array_equal(ae.transform(X[perm]), full[perm])
 
 
-def test_early_stopping_restores_best_weights(digits):
-    X = digits[0]
-    ae = AutoencoderTransformer(
-        n_components=4, hidden_layer_sizes=(32,), n_iter_no_change=3, max_iter=500,
-        learning_rate=1e-2, random_state=0,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        ae.fit(X)
-    assert ae.n_iter_ < 500
-    assert ae.best_loss_ == min(ae.validation_loss_curve_)
-    assert ae.validation_loss_curve_[-1] >= ae.best_loss_
-
-
 def test_convergence_warning_when_max_iter_ends_first(small_digits):
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
         AutoencoderTransformer(max_iter=2, random_state=0).fit(small_digits[0])

@@ -5,17 +5,21 @@ import importlib
 import sys
 
 import numpy as np
-import onnxruntime as ort
 import pytest
-import skl2onnx
 from conftest import quiet_fit
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skae.onnx
 from skae import AutoencoderTransformer, VAEGenerator
+
+# The onnx extra (pip install skae[onnx]) is optional: without it, nothing here can run.
+ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+skl2onnx = pytest.importorskip("skl2onnx", reason="the onnx extra is not installed")
+pytest.importorskip("onnxscript", reason="the onnx extra is not installed")
+
+import skae.onnx  # noqa: E402  (needs the extra)
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=4, batch_size=32, random_state=0)
 MODELS = {
