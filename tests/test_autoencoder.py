@@ -4,7 +4,6 @@ import io
 import pickle
 import subprocess
 import sys
-import warnings
 
 import joblib
 import numpy as np
