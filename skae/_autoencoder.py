@@ -362,6 +362,10 @@ default="plateau"
         mask = prefix_mask(code.shape[0], code.shape[1], generator, code.device)
         return reconstruction_loss(net.decode_raw(code * mask), net.target(x), self.loss)
 
+    def _decodes_prefixes(self):
+        # an ordered code (fitted with its explained variance) decodes its prefixes
+        return getattr(self, "explained_variance_ratio_", None) is not None
+
     def _after_fit_interrupted(self):
         self._fitted_fraction = self._fraction()
         if not self._is_ordered():

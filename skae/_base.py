@@ -132,6 +132,10 @@ class BaseAutoencoder(
         """
         return ""
 
+    def _decodes_prefixes(self):
+        """True when ``inverse_transform`` also takes the first ``k`` components of a code."""
+        return False
+
     def _update_network(self, net):
         """Set what the current parameters change in a warm-started copy ``net``.
 
@@ -445,7 +449,7 @@ class BaseAutoencoder(
         X = check_array(X, dtype=_DTYPES, input_name="X")
         check_float32_range(X)
         k, width = X.shape[1], self._spec.n_components
-        prefixes = getattr(self, "explained_variance_ratio_", None) is not None
+        prefixes = self._decodes_prefixes()
         if k != self.n_components_ and not (prefixes and 1 <= k < self.n_components_):
             expected = f"at most {self.n_components_}" if prefixes else self.n_components_
             raise ValueError(

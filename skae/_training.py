@@ -203,9 +203,7 @@ def user_stacklevel():
     """
     import sklearn.base
 
-    import skae
-
-    own = os.path.dirname(skae.__file__)
+    own = os.path.dirname(os.path.abspath(__file__))  # the skae package
     wrapper = sklearn.base.__file__
     frame, level = sys._getframe(1), 1
     while frame is not None and (

@@ -12,8 +12,8 @@ processed independently of the others.
 
 from torch import nn
 
-from .._validation import check_image_shape, check_positive_int, check_widths
 from ._activations import get_activation
+from ._checks import check_image_shape, check_positive_int, check_widths
 
 
 def _halved(size, times):
