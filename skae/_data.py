@@ -96,36 +96,35 @@ class BatchReader:
             yield self.take(indices[lo:lo + batch_size])
 
 
-# Inference runs on chunks of _INFERENCE_ROWS rows; a shorter chunk is padded
-# with zero rows to one of a few lengths (pad, 2 pad, 4 pad, ... rows, up to
-# _INFERENCE_ROWS).  Whether a row's float32 result is bitwise the same in a
-# short chunk as in a full one depends on the kernels the CPU's BLAS picks for
-# each shape, which differ between vector units (AVX2, AVX-512) and thread
-# counts: a short chunk of one to three rows takes a matrix-vector path
-# everywhere, AVX-512 kernels differ below 16 rows, and with several threads
-# a wide layer may differ below 64.  So the smallest ``pad`` is found by
-# measurement, once per network, kind of computation, thread count and
-# device: the candidates of _PAD_LADDER are tried in turn and the first whose
-# every chunk length reproduces the full chunk's rows is kept (a full chunk
-# always does).  A one-row call then computes ``pad`` rows, not 512.
+# Inference reads _INFERENCE_ROWS rows at a time and computes them in chunks
+# of ``chunk`` rows; a shorter last chunk is padded with zero rows to one of
+# the lengths pad, 2 pad, 4 pad, ... up to ``chunk``.  A row's float32
+# result is bitwise the same in chunks of two lengths only when the CPU's
+# BLAS takes the same kernel (and the same split between threads) for both,
+# which depends on the vector units (AVX2, AVX-512), the thread count and
+# the layer widths: one to three rows take a matrix-vector path everywhere,
+# AVX-512 kernels differ below 16 rows, and with several threads a wide layer
+# splits its work differently below 64 and below 128 rows.  So the lengths
+# are measured, once per network, kind of computation, thread count and
+# device: the lengths of _LADDER whose rows agree with each other form runs,
+# and the run used is the one with the shortest first length (the padding
+# of a one-row call) among those reaching _MIN_CHUNK rows (the chunk, for
+# the throughput of large calls).
 _INFERENCE_ROWS = 512
-_PAD_LADDER = (4, 8, 16, 32, 64, 128, 256)
-_pad_cache = weakref.WeakKeyDictionary()  # owner -> {(kind, threads, device): pad}
+_LADDER = (4, 8, 16, 32, 64, 128, 256, 512)
+_MIN_CHUNK = 64
+_pad_cache = weakref.WeakKeyDictionary()  # owner -> {(kind, threads, device): (pad, chunk)}
 _pad_lock = threading.Lock()
 
 
-def chunk_lengths(pad):
-    """The lengths a short chunk is padded to when the smallest is ``pad``."""
-    lengths, size = [], pad
-    while size < _INFERENCE_ROWS:
-        lengths.append(size)
-        size *= 2
-    return [*lengths, _INFERENCE_ROWS]
+def chunk_lengths(pad, chunk=_INFERENCE_ROWS):
+    """The lengths a short chunk is padded to: ``pad``, ``2 pad``, ... ``chunk``."""
+    return [size for size in _LADDER if pad <= size <= chunk]
 
 
-def padded_length(n, pad):
-    """The length a chunk of ``n`` rows is computed at."""
-    return next(size for size in chunk_lengths(pad) if size >= n)
+def padded_length(n, pad, chunk=_INFERENCE_ROWS):
+    """The length a chunk of ``n <= chunk`` rows is computed at."""
+    return next(size for size in chunk_lengths(pad, chunk) if size >= n)
 
 
 def _probe_rows(x, generator):
@@ -136,8 +135,28 @@ def _probe_rows(x, generator):
     return probe + 0.01 * noise * (1.0 + probe.abs())
 
 
-def batch_invariant_pad(fn, x, owner, kind):
-    """The smallest padding under which ``fn`` is batch-invariant (see above).
+def agreeing_runs(fn, probe):
+    """The runs of consecutive lengths of ``_LADDER`` under which ``fn`` agrees row by row.
+
+    Two consecutive lengths ``L`` and ``2 L`` agree when the rows of a chunk
+    of ``L`` rows equal the same rows computed in a chunk of ``2 L`` rows, at
+    both halves of it.
+    """
+    runs, run = [], [_LADDER[0]]
+    for small, large in zip(_LADDER[:-1], _LADDER[1:], strict=True):
+        both = fn(probe[:large])
+        same = torch.equal(fn(probe[:small]), both[:small]) and torch.equal(
+            fn(probe[small:large]), both[small:])
+        if same:
+            run.append(large)
+        else:
+            runs.append(run)
+            run = [large]
+    return [*runs, run]
+
+
+def batch_invariant_chunks(fn, x, owner, kind):
+    """``(pad, chunk)``: the padding and chunk length under which ``fn`` is batch-invariant.
 
     ``x`` is a chunk of real input, used to build the probe; ``owner`` (the
     fitted network) and ``kind`` (the computation, e.g. ``"encode"``) key the
@@ -148,47 +167,44 @@ def batch_invariant_pad(fn, x, owner, kind):
         known = _pad_cache.get(owner, {}).get(key)
     if known is not None:
         return known
-    probe = _probe_rows(x, torch.Generator().manual_seed(0))
-    full = fn(probe)
-    ok = {}
-    for size in _PAD_LADDER:
-        # the rows of two chunks of this length, at different offsets of the probe
-        ok[size] = all(
-            torch.equal(fn(probe[lo:lo + size]), full[lo:lo + size]) for lo in (0, size)
-        )
-    pad = next((p for p in _PAD_LADDER if all(ok[s] for s in chunk_lengths(p)[:-1])),
-               _INFERENCE_ROWS)
+    runs = agreeing_runs(fn, _probe_rows(x, torch.Generator().manual_seed(0)))
+    run = next(r for r in runs if r[-1] >= _MIN_CHUNK)
+    found = (run[0], run[-1])
     with _pad_lock:
-        _pad_cache.setdefault(owner, {})[key] = pad
-    return pad
+        _pad_cache.setdefault(owner, {})[key] = found
+    return found
 
 
 def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):
     """Apply ``fn`` to float32 batches of ``X`` on ``device`` under inference mode.
 
-    Chunks hold ``_INFERENCE_ROWS`` rows; a shorter one is padded with zero
-    rows to a length at which ``fn`` gives every row bitwise the result it
-    gets in a full chunk (:func:`batch_invariant_pad`, keyed by ``owner``
-    and ``kind``; without an owner, short chunks are padded to a full one),
-    so that no row's result depends on what it is batched with.  ``shift``
-    is subtracted from the rows in float64 first (see :class:`BatchReader`).
-    Returns an array of shape ``(n_samples, width)`` and dtype ``dtype``.
+    Rows are computed in chunks of a length, and a short last chunk padded
+    with zero rows to a length, at which ``fn`` gives every row bitwise the
+    same result (:func:`batch_invariant_chunks`, keyed by ``owner`` and
+    ``kind``; without an owner, chunks of ``_INFERENCE_ROWS`` rows, the last
+    one padded to a full one), so that no row's result depends on what it
+    is batched with.  ``shift`` is subtracted from the rows in float64 first
+    (see :class:`BatchReader`).  Returns an array of shape
+    ``(n_samples, width)`` and dtype ``dtype``.
     """
     out = np.empty((X.shape[0], width), dtype=dtype)
     reader = BatchReader(X, device, stream=True, shift=shift)
-    pad = None if owner is not None else _INFERENCE_ROWS
+    pad = chunk = None
+    if owner is None:
+        pad = chunk = _INFERENCE_ROWS
     with torch.inference_mode():
         lo = 0
-        for x in reader.slices(_INFERENCE_ROWS):
-            n = x.shape[0]
-            if n < _INFERENCE_ROWS:
-                if pad is None:
-                    pad = batch_invariant_pad(fn, x, owner, kind)
-                extra = padded_length(n, pad) - n
+        for rows in reader.slices(_INFERENCE_ROWS):
+            if chunk is None:
+                pad, chunk = batch_invariant_chunks(fn, rows, owner, kind)
+            for start in range(0, rows.shape[0], chunk):
+                x = rows[start:start + chunk]
+                n = x.shape[0]
+                extra = padded_length(n, pad, chunk) - n
                 if extra:
                     x = torch.cat([x, x.new_zeros((extra, *x.shape[1:]))])
-            out[lo:lo + n] = fn(x)[:n].reshape(n, width).to("cpu").numpy()
-            lo += n
+                out[lo:lo + n] = fn(x)[:n].reshape(n, width).to("cpu").numpy()
+                lo += n
     return out
 
 

@@ -13,8 +13,11 @@ import torch
 from skae import AutoencoderTransformer, VAEGenerator
 from skae._data import (
     _INFERENCE_ROWS,
-    _PAD_LADDER,
-    batch_invariant_pad,
+    _LADDER,
+    _MIN_CHUNK,
+    _pad_cache,
+    agreeing_runs,
+    batch_invariant_chunks,
     chunk_lengths,
     map_rows,
     padded_length,
@@ -29,25 +32,37 @@ def threads(request):
     torch.set_num_threads(before)
 
 
-def test_chunk_lengths_double_up_to_a_full_chunk():
-    for pad in _PAD_LADDER:
-        lengths = chunk_lengths(pad)
-        assert lengths[0] == pad and lengths[-1] == _INFERENCE_ROWS
-        assert all(b == 2 * a for a, b in zip(lengths[:-2], lengths[1:-1], strict=True))
-        for n in range(1, _INFERENCE_ROWS + 1, 7):
-            size = padded_length(n, pad)
-            assert size >= n and size in lengths
-            assert all(s < n for s in lengths if s < size)
+def test_chunk_lengths_double_up_to_the_chunk():
+    for pad in _LADDER:
+        for chunk in (c for c in _LADDER if c >= pad):
+            lengths = chunk_lengths(pad, chunk)
+            assert lengths[0] == pad and lengths[-1] == chunk
+            assert all(b == 2 * a for a, b in zip(lengths[:-1], lengths[1:], strict=True))
+            for n in range(1, chunk + 1, 3):
+                size = padded_length(n, pad, chunk)
+                assert size >= n and size in lengths
+                assert all(s < n for s in lengths if s < size)
 
 
-def test_a_batch_dependent_computation_gets_full_chunks():
-    # its result depends on the chunk's length: only full chunks agree
+def test_agreeing_runs_split_where_the_rows_change():
+    # rows computed in chunks of 16 rows or more come out otherwise than in shorter ones
+    def fn(x):
+        return x + (1e-3 if x.shape[0] >= 16 else 0.0)
+
+    probe = torch.randn(_INFERENCE_ROWS, 3, generator=torch.Generator().manual_seed(0))
+    assert agreeing_runs(fn, probe) == [[4, 8], [16, 32, 64, 128, 256, 512]]
+    assert agreeing_runs(lambda x: 2 * x, probe) == [list(_LADDER)]
+
+
+def test_a_batch_dependent_computation_gets_chunks_of_one_length():
+    # its result depends on the chunk's length: only equal lengths agree, so every
+    # chunk is computed at one length
     def fn(x):
         return x * x.shape[0]
 
     owner = torch.nn.Linear(1, 1)
     x = torch.ones(3, 2)
-    assert batch_invariant_pad(fn, x, owner, "test") == _INFERENCE_ROWS
+    assert batch_invariant_chunks(fn, x, owner, "test") == (_MIN_CHUNK, _MIN_CHUNK)
     X = np.random.RandomState(0).rand(600, 2).astype(np.float32)
     full = map_rows(X, fn, 2, np.float32, "cpu", owner=owner, kind="test")
     for rows in (slice(0, 1), slice(3, 40), slice(512, 600)):
@@ -55,7 +70,7 @@ def test_a_batch_dependent_computation_gets_full_chunks():
         np.testing.assert_array_equal(part, full[rows])
 
 
-def test_the_padding_is_cached_per_owner_and_kind():
+def test_the_chunks_are_cached_per_owner_and_kind():
     calls = []
 
     def fn(x):
@@ -64,10 +79,11 @@ def test_the_padding_is_cached_per_owner_and_kind():
 
     owner = torch.nn.Linear(1, 1)
     x = torch.ones(2, 3)
-    pad = batch_invariant_pad(fn, x, owner, "a")
+    found = batch_invariant_chunks(fn, x, owner, "a")
+    assert found == (_LADDER[0], _INFERENCE_ROWS)  # the identity agrees everywhere
     n_calls = len(calls)
-    assert batch_invariant_pad(fn, x, owner, "a") == pad and len(calls) == n_calls
-    batch_invariant_pad(fn, x, owner, "b")
+    assert batch_invariant_chunks(fn, x, owner, "a") == found and len(calls) == n_calls
+    batch_invariant_chunks(fn, x, owner, "b")
     assert len(calls) > n_calls
 
 
@@ -87,6 +103,8 @@ def test_every_chunk_length_reproduces_a_full_chunk(digits, fast_params, extra, 
             rows = slice(lo, lo + n)
             np.testing.assert_array_equal(ae.transform(X[rows]), full[rows])
             np.testing.assert_array_equal(ae.inverse_transform(full[rows]), decoded[rows])
+    for pad, chunk in _pad_cache[ae.net_].values():
+        assert chunk >= _MIN_CHUNK and pad <= chunk
 
 
 @pytest.mark.parametrize("threads", [1, 2], indirect=True)
