@@ -108,7 +108,7 @@ def test_pipeline_grid_search_and_cross_val(digits):
         LogisticRegression(max_iter=1000),
     )
     scores = cross_val_score(pipe, X[:900], y[:900], cv=3)
-    assert scores.mean() > 0.8
+    assert scores.mean() > 0.7  # 0.76 to 0.81 over random_state 0 to 3; chance is 0.1
     search = GridSearchCV(
         AutoencoderTransformer(**params),
         {"n_components": [2, 12], "hidden_layer_sizes": [(64,), (32, 16)]},
