@@ -216,6 +216,9 @@ default="plateau"
     (1797, 10)
     """
 
+    _fitted_state = (*BaseAutoencoder._fitted_state, "explained_variance_ratio_",
+                     "_fitted_fraction")
+
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "n_components": [

@@ -56,6 +56,15 @@ class BaseAutoencoder(
     _auto_batch_size = {"mlp": 128, "conv": 32}
     # The parameter that sets the network's output (named in error messages).
     _output_param = "loss"
+    # What a fitted model is, beside its parameters, its network (``net_``,
+    # described by ``_spec``) and its optimizer state: the attributes that
+    # skae.persistence writes and reads back.  Subclasses add theirs.
+    _fitted_state = (
+        "n_features_in_", "feature_names_in_", "n_components_", "input_shape_", "scaling_",
+        "device_", "interrupted_", "history_", "loss_curve_", "validation_loss_curve_",
+        "best_loss_", "n_iter_", "_seed", "_n_fit_calls", "_optimizer_kind",
+        "_reservoir_rows", "_reservoir_labels", "_reservoir_seen",
+    )
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],

@@ -279,6 +279,9 @@ default="plateau"
 
     _auto_batch_size = {"mlp": 64, "conv": 64}
     _output_param = "likelihood"
+    _fitted_state = (*BaseAutoencoder._fitted_state, "reconstruction_loss_curve_",
+                     "kl_loss_curve_", "classes_", "_class_counts", "_fit_dtype", "_mixture",
+                     "_n_importance_samples", "_sample_rng_state")
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,

@@ -29,7 +29,6 @@ from ._random import make_generator
 from ._vae import VAEGenerator
 
 FORMAT_VERSION = 2
-_SKIP = {"net_", "_optimizer_state", "_spec"}
 _CLASSES = {cls.__name__: cls for cls in (AutoencoderTransformer, VAEGenerator)}
 
 
@@ -104,9 +103,11 @@ def save_model(estimator, path):
     if not isinstance(params.get("optimizer"), str):
         raise ValueError("save_model cannot store a custom optimizer class; use a named optimizer.")
     fitted, tensors = {}, {}
-    for key, value in vars(estimator).items():
-        if key in _SKIP or key in params or not key.endswith("_") and not key.startswith("_"):
+    state = vars(estimator)
+    for key in type(estimator)._fitted_state:  # what a fitted model is, listed by its class
+        if key not in state:
             continue
+        value = state[key]
         if isinstance(value, torch.Tensor):
             tensors[key] = value.detach().cpu()
         else:

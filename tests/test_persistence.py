@@ -3,13 +3,14 @@
 import json
 import pathlib
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, VAEGenerator
 from skae.persistence import load_model, save_model
 
 
@@ -111,3 +112,24 @@ def test_round_trip_of_convolutional_models(cls_name, small_digits, tmp_path):
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
     np.testing.assert_array_equal(loaded.inverse_transform(est.transform(X)),
                                   est.inverse_transform(est.transform(X)))
+
+
+@pytest.mark.parametrize("make, partial, labelled", [
+    (lambda: AutoencoderTransformer(4, hidden_layer_sizes=(8,), max_iter=1), False, False),
+    (lambda: AutoencoderTransformer(0.8, hidden_layer_sizes=(8,), max_iter=1), True, False),
+    (lambda: VAEGenerator(2, hidden_layer_sizes=(8,), max_iter=1), False, False),
+    (lambda: VAEGenerator(2, hidden_layer_sizes=(8,), max_iter=1, conditional=True), True, True),
+], ids=["ae", "ae-ordered-partial", "vae", "cvae-partial"])
+def test_every_fitted_attribute_is_declared_for_saving(small_digits, make, partial, labelled):
+    import pandas as pd
+
+    X, y = small_digits
+    X = pd.DataFrame(X, columns=[f"p{i}" for i in range(X.shape[1])])
+    est = make()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (est.partial_fit if partial else est.fit)(X, *([y] if labelled else []))
+    params = set(est.get_params(deep=False))
+    kept = {"net_", "_spec", "_optimizer_state"}  # written as weights and network config
+    undeclared = set(vars(est)) - params - kept - set(type(est)._fitted_state)
+    assert not undeclared, f"add {sorted(undeclared)} to {type(est).__name__}._fitted_state"
