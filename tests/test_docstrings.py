@@ -88,7 +88,7 @@ def test_public_objects_are_found():
     for expected in ("skae._autoencoder.AutoencoderTransformer.fit",
                      "skae._vae.VAEGenerator",
                      "skae.persistence.save_model",
-                     "skae.plotting.plot_latent_2d",
+                     "skae.plotting._latent.plot_latent_2d",
                      "skae.dask.fit_dask_array",
                      "skae.nn._mlp.MLPEncoder"):
         assert any(p.endswith(expected) for p in paths), expected

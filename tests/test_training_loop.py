@@ -43,7 +43,7 @@ def test_batchnorm_encoder_trains_when_the_last_batch_has_one_row(digits):
 def test_best_weights_by_training_loss_without_a_validation_split(small_digits):
     X = small_digits[0]
     params = dict(n_components=3, early_stopping=True, validation_fraction=0.0,
-                  learning_rate=3e-2, learning_rate_schedule="constant", n_iter_no_change=4,
+                  learning_rate=5e-2, learning_rate_schedule="constant", n_iter_no_change=4,
                   **FAST)
     full = AutoencoderTransformer(max_iter=30, **params).fit(X)
     best = int(np.argmin(full.loss_curve_)) + 1
