@@ -6,8 +6,11 @@
     python3 run.py docs [--no-gallery] [sphinx args]  # the site: docs/_build/html/index.html
 
 The first call creates ``.venv`` next to this file and installs skae with
-what it needs; later calls reuse it (and reinstall only when pyproject.toml
-changed).  PyTorch is handled with care:
+what that command needs, no more: the benchmark the core and its plotting and
+data extras, the tests (or the docs) add their own extras when they first run.
+Later calls reuse the environment and install only what a command lacks (all
+of its extras again when pyproject.toml changed).  PyTorch is handled with
+care:
 
 * a torch that the invoking Python already has is kept (the environment is
   created with access to it), so a user with a GPU build keeps theirs;
@@ -21,6 +24,7 @@ Only the standard library is used here, so Python 3.11+ is all it needs.
 """
 
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -31,11 +35,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("SKAE_VENV", ROOT / ".venv"))
-EXTRAS = "test,benchmark,speed,onnx"
-# The docs command adds the docs extra (Sphinx and its extensions) to the same
-# environment; the test and benchmark commands do not need it.
-DOCS_EXTRAS = EXTRAS + ",docs"
+# The extras of pyproject.toml each command needs.  The main job plots and
+# loads its data sets; the tests also exercise the ONNX export; the site lists
+# the ONNX API as well.  Sphinx, pytest, onnx and skorch never install for the
+# main job.
+EXTRAS = {"benchmark": ("benchmark",), "test": ("test", "onnx"), "docs": ("docs", "onnx")}
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# What has been installed into the environment (see installed_extras).
+STAMP = ".skae-installed"
 
 
 def log(message):
@@ -81,24 +88,40 @@ def install_torch():
     )
 
 
-def ensure_environment(extras=EXTRAS):
-    stamp = VENV / ".skae-installed"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if extras == EXTRAS and stamp.exists():  # an environment with the docs extra has it all
-        docs_digest = hashlib.sha256(
-            (ROOT / "pyproject.toml").read_bytes() + DOCS_EXTRAS.encode()).hexdigest()
-        if stamp.read_text() == docs_digest:
-            digest = docs_digest
+def installed_extras(digest):
+    """The extras installed into the environment for this ``pyproject.toml``.
+
+    Read from the stamp file that each installation writes; empty when there
+    is none or when it was written for another ``pyproject.toml``.
+    """
+    try:
+        recorded = json.loads((VENV / STAMP).read_text())
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(recorded, dict) or recorded.get("pyproject") != digest:
+        return set()
+    return set(recorded.get("extras", []))
+
+
+def ensure_environment(extras):
+    """Create the environment if needed and install skae with ``extras``.
+
+    Extras already installed for the same ``pyproject.toml`` are kept and
+    not installed again, so that each command adds only what it lacks.
+    """
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not venv_python().exists():
         reuse = has_torch(sys.executable)
         log(f"creating {VENV}" + (" (reusing the torch of this Python)" if reuse else ""))
         venv.EnvBuilder(with_pip=True, system_site_packages=reuse).create(VENV)
-    if stamp.exists() and stamp.read_text() == digest and has_torch(venv_python()):
+    installed = installed_extras(digest)
+    if installed.issuperset(extras) and has_torch(venv_python()):
         return
     if not has_torch(venv_python()):
         install_torch()
-    pip("-e", f"{ROOT}[{extras}]")
-    stamp.write_text(digest)
+    wanted = sorted(installed.union(extras))
+    pip("-e", f"{ROOT}[{','.join(wanted)}]")
+    (VENV / STAMP).write_text(json.dumps({"pyproject": digest, "extras": wanted}))
 
 
 def docs_command(rest):
@@ -119,7 +142,7 @@ def main(argv):
     if not argv or argv[0] not in ("benchmark", "test", "docs"):
         sys.exit(__doc__)
     command, rest = argv[0], argv[1:]
-    ensure_environment(DOCS_EXTRAS if command == "docs" else EXTRAS)
+    ensure_environment(EXTRAS[command])
     if command == "docs":
         cmd = docs_command(rest)
     elif command == "test":
