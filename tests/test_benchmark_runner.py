@@ -138,6 +138,28 @@ def test_labelled_npz_no_plots_and_default_output_dir(tmp_path, capsys, monkeypa
     assert report["results"][0]["knn_acc"] > 0.8
 
 
+def test_fits_run_on_the_threads_asked_for_and_the_callers_setting_is_restored(
+        tmp_path, capsys, monkeypatch):
+    import torch
+
+    seen = []
+    fit = _methods.METHODS["pca"].make
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return fit(*args)
+
+    monkeypatch.setitem(_methods.METHODS, "pca", _methods.Method(
+        "pca", "spy", spy, _methods.METHODS["pca"].skip_reason))
+    before = torch.get_num_threads()
+    args = ["--methods", "pca", "--n-components", "2", "--no-plots", "--quick"]
+    for threads in (1, 2):
+        assert main([*args, "--threads", str(threads), "--output-dir", str(tmp_path)]) == 0
+        assert seen[-1] == threads and torch.get_num_threads() == before
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["threads"] == 2
+    capsys.readouterr()
+
+
 def test_repeated_runs_give_the_same_figures(tmp_path, capsys):
     args = ["--dataset", "digits", "--methods", "pca", "autoencoder", "--n-components", "2",
             "--no-plots", "--quick"]

@@ -64,6 +64,10 @@ def build_parser():
                         help=f"smoke test: {_methods.QUICK_MAX_ITER} epochs, at most "
                              f"{QUICK_TRAIN} training and {QUICK_TEST} test samples")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
+    parser.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                        help="torch threads of each fit (default: 1; the models are small, "
+                             "and two threads on two cores stall whenever another process "
+                             "needs a core)")
     parser.add_argument("--max-kernel-pca-samples", type=_positive_int, default=3000,
                         metavar="N", help="skip KernelPCA above N training samples "
                                           "(default: 3000)")
@@ -140,6 +144,18 @@ def main(argv=None):
         0 on success, 1 when some job failed or the run was interrupted.
     """
     args = build_parser().parse_args(argv)
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:  # a caller in the same process keeps its own setting
+        torch.set_num_threads(threads)
+
+
+def _run(args):
+    """The benchmark of the parsed command line; the exit status."""
     start = time.perf_counter()
     from skae.datasets import load_dataset
 
@@ -184,6 +200,7 @@ def main(argv=None):
     config = {"dataset": args.dataset, "labels": args.labels, "n_components": ks,
               "requested_n_components": args.n_components, "methods": method_names,
               "seed": args.seed, "quick": args.quick, "no_plots": args.no_plots,
+              "threads": args.threads,
               "max_kernel_pca_samples": args.max_kernel_pca_samples,
               "kernel_pca_alpha": _methods.KERNEL_PCA_ALPHA}
     report = build_report(dataset, config, run, notes, plots)
