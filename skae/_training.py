@@ -68,8 +68,12 @@ def schedule_factor(schedule, progress):
 
 
 # Early stopping evaluates the validation loss with this fixed noise seed, so
-# that every epoch's validation loss is measured with the same draws.
+# that every check measures the validation loss with the same draws.
 _VALIDATION_NOISE_SEED = 12345
+# The monitored loss is checked at the end of each epoch and, on large data,
+# about every this many training samples within it (see check_points): a
+# large data set stops once it has converged, not after whole passes.
+CHECK_SAMPLES = 20_000
 # A second Ctrl-C within this many seconds of one that stopped a fit is
 # passed on (e.g. out of a grid search) instead of stopping one more fit.
 _REPEAT_INTERRUPT_SECONDS = 10.0
@@ -135,16 +139,33 @@ def _elapsed_fraction(cfg, start):
     return (time.perf_counter() - start) / cfg.max_time
 
 
-def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
-               start):
-    """One pass over the training rows; the mean loss and its parts.
+def check_points(n_rows, n_batches, n_val):
+    """Indices of the batches of an epoch after which the monitored loss is checked.
 
-    None when the time budget ran out before the first batch; an epoch cut
-    short by it reports the batches it ran.
+    One check at the end of the epoch; an epoch of ``n_rows`` training rows
+    is cut into ``n_rows // period`` evenly spaced checks, where ``period``
+    is the larger of :data:`CHECK_SAMPLES` and ``2 * n_val`` (so that
+    validating costs a small fraction of training).  The last batch always
+    ends a check.
+    """
+    n_checks = max(1, n_rows // max(CHECK_SAMPLES, 2 * n_val))
+    return {math.ceil((i + 1) * n_batches / n_checks) - 1 for i in range(n_checks)}
+
+
+def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
+               start, n_val):
+    """One pass over the training rows, pausing at each check point.
+
+    Yields ``(loss, parts, n)`` at each of :func:`check_points`: the sums
+    of the loss and of its parts over the ``n`` rows since the previous
+    check.  When
+    the time budget runs out the pass ends early, with a last yield for the
+    batches it ran (none if it ran no batch).
     """
     net.train()
     order = train_idx[torch.randperm(len(train_idx), generator=generator)]
     bounds = batch_bounds(len(order), cfg.batch_size)
+    checks = check_points(len(order), len(bounds), n_val)
     epoch = cfg.epoch_offset + local
     annealed = cfg.schedule in ("cosine", "onecycle")
     total, parts, seen, factor = 0.0, {}, 0, 1.0
@@ -178,9 +199,12 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local
             parts[key] = parts.get(key, 0.0) + val.detach() * n
         if bar is not None:
             bar.update(1)
-    if seen == 0:
-        return None
-    return total / seen, {k: float(v) / seen for k, v in parts.items()}
+        if b in checks:
+            yield total, parts, seen
+            net.train()  # the check evaluated the network in eval mode
+            total, parts, seen = 0.0, {}, 0
+    if seen:
+        yield total, parts, seen
 
 
 def evaluate(net, reader, indices, loss_fn, generator, batch_size):
@@ -213,6 +237,54 @@ def user_stacklevel():
     return level
 
 
+@dataclass
+class _Monitor:
+    """Early stopping's state: the best monitored loss and the checks since it improved."""
+
+    cfg: LoopConfig
+    best: float = math.inf
+    best_state: dict | None = None
+    no_improve: int = 0
+
+    def check(self, monitored, net, optimizer):
+        """Take one check of the monitored loss; whether training should stop.
+
+        A check that does not improve on the best by ``tol`` (relative)
+        counts towards the patience, ``n_iter_no_change``; a new best's
+        weights are kept (``keep_best``); the ``"plateau"`` schedule halves
+        the rate every ``n_iter_no_change // 2`` checks without progress.
+        """
+        cfg = self.cfg
+        threshold = self.best - cfg.tol * abs(self.best)
+        if monitored < threshold or not math.isfinite(self.best):
+            self.no_improve = 0
+        else:
+            self.no_improve += 1
+        if monitored < self.best:
+            self.best = monitored
+            if cfg.keep_best:
+                self.best_state = copy.deepcopy(net.state_dict())
+        if cfg.schedule == "plateau" and self.no_improve > 0 and self.no_improve % max(
+            1, cfg.n_iter_no_change // 2
+        ) == 0:
+            for group in optimizer.param_groups:
+                group["lr"] *= 0.5
+        return cfg.stop_on_plateau and self.no_improve >= cfg.n_iter_no_change
+
+
+def _validate(net, reader, val_idx, val_fn, generator, batch_size, epoch):
+    """The validation loss, with the same noise draws at every check."""
+    val_gen = torch.Generator(device=generator.device)
+    val_gen.manual_seed(_VALIDATION_NOISE_SEED)
+    value = evaluate(net, reader, val_idx, val_fn, val_gen, batch_size)
+    if not math.isfinite(value):
+        raise TrainingDivergedError(
+            f"Training diverged: the validation loss became {value} at epoch "
+            f"{epoch + 1}. Try a lower learning_rate or set max_grad_norm."
+        )
+    return value
+
+
 def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator, cfg):
     """Train ``net`` in place and return a :class:`LoopResult`.
 
@@ -240,7 +312,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     result = LoopResult()
     use_val = cfg.monitor_validation and len(val_idx) > 0
     eval_batch = max(cfg.batch_size, 1024)
-    best_state, no_improve = None, 0
+    monitor = _Monitor(cfg)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     bar, began = None, time.perf_counter()
     if cfg.verbose >= 2:
@@ -252,48 +324,35 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
         for local in range(cfg.max_epochs):
             epoch = cfg.epoch_offset + local
             start = time.perf_counter()
-            ran = _run_epoch(
+            total, parts, seen, stop = 0.0, {}, 0, False
+            for part_total, part_terms, n in _run_epoch(
                 net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
-                began,
-            )
-            if ran is None:
+                began, len(val_idx) if use_val else 0,
+            ):
+                total, seen = total + part_total, seen + n
+                for key, val in part_terms.items():
+                    parts[key] = parts.get(key, 0.0) + val
+                monitored = part_total / n
+                if use_val:
+                    monitored = validation = _validate(net, reader, val_idx, val_fn, generator,
+                                                       eval_batch, epoch)
+                lr = optimizer.param_groups[0]["lr"]
+                stop = monitor.check(monitored, net, optimizer)
+                if stop:
+                    break
+            if seen == 0:  # the time budget ran out before this epoch's first batch
                 result.timed_out = True
                 break
-            loss, parts = ran
-            record = {"epoch": epoch + 1, "loss": loss, **parts}
-            monitored = loss
+            record = {"epoch": epoch + 1, "loss": total / seen,
+                      **{k: float(v) / seen for k, v in parts.items()}}
             if use_val:
-                val_gen = torch.Generator(device=generator.device)
-                val_gen.manual_seed(_VALIDATION_NOISE_SEED)
-                record["validation_loss"] = evaluate(
-                    net, reader, val_idx, val_fn, val_gen, eval_batch
-                )
-                monitored = record["validation_loss"]
-                if not math.isfinite(monitored):
-                    raise TrainingDivergedError(
-                        f"Training diverged: the validation loss became {monitored} at epoch "
-                        f"{epoch + 1}. Try a lower learning_rate or set max_grad_norm."
-                    )
-            record["lr"] = optimizer.param_groups[0]["lr"]
+                record["validation_loss"] = validation
+            record["lr"] = lr
             record["time"] = time.perf_counter() - start
             result.history.append(record)
             if cfg.verbose >= 1:
                 _report(record, bar)
-            threshold = result.best_loss - cfg.tol * abs(result.best_loss)
-            if monitored < threshold or not math.isfinite(result.best_loss):
-                no_improve = 0
-            else:
-                no_improve += 1
-            if monitored < result.best_loss:
-                result.best_loss = monitored
-                if cfg.keep_best:
-                    best_state = copy.deepcopy(net.state_dict())
-            if cfg.schedule == "plateau" and no_improve > 0 and no_improve % max(
-                1, cfg.n_iter_no_change // 2
-            ) == 0:
-                for group in optimizer.param_groups:
-                    group["lr"] *= 0.5
-            if cfg.stop_on_plateau and no_improve >= cfg.n_iter_no_change:
+            if stop:
                 result.stopped_early = True
                 break
             if _elapsed_fraction(cfg, began) >= 1.0:
@@ -317,8 +376,9 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     finally:
         if bar is not None:
             bar.close()
-    if best_state is not None:
-        net.load_state_dict(best_state)
+    result.best_loss = monitor.best
+    if monitor.best_state is not None:
+        net.load_state_dict(monitor.best_state)
     optimizer.zero_grad(set_to_none=True)  # a fitted network holds no gradients
     net.eval()
     if not result.stopped_early and not result.interrupted and cfg.stop_on_plateau:
