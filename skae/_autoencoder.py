@@ -92,7 +92,7 @@ class AutoencoderTransformer(BaseAutoencoder):
     learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
 default="plateau"
         ``"plateau"`` halves the rate whenever the monitored loss has not
-        improved for ``n_iter_no_change // 2`` epochs; ``"cosine"`` and
+        improved for ``n_iter_no_change // 2`` checks; ``"cosine"`` and
         ``"onecycle"`` anneal it over the ``max_iter`` epochs of each
         ``fit`` call (a warm-started ``fit`` anneals anew).
     optimizer : {"adam", "sgd", "rmsprop"} or callable, default="adam"
@@ -108,19 +108,22 @@ default="plateau"
         ignores it.  See the user guide's "Training for a time budget".
     early_stopping : bool, default=True
         If True, stop when the monitored loss has not improved by ``tol``
-        for ``n_iter_no_change`` epochs and end with the weights of its best
-        epoch.  The monitored loss is that of a held-out
+        for ``n_iter_no_change`` checks and end with the weights of its best
+        check.  The monitored loss is that of a held-out
         ``validation_fraction`` of the data, or the training loss with
         ``validation_fraction=0``.  If False, as in scikit-learn's
         :class:`~sklearn.neural_network.MLPRegressor`, training still stops
         when the training loss has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs, keeping the last weights; the
+        ``n_iter_no_change`` checks, keeping the last weights; the
         ``"cosine"`` and ``"onecycle"`` schedules then run all ``max_iter``
         epochs, so that the rate reaches the end of its schedule.
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in checks of the monitored loss: one
+        at the end of each epoch and, on large data, evenly spaced ones
+        within it, one per 20,000 training samples (or per twice the
+        validation rows, if more).
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     max_grad_norm : float or None, default=None

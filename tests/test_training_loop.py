@@ -13,7 +13,7 @@ from torch import nn
 
 import skae._training
 from skae import AutoencoderTransformer, VAEGenerator, load_model, save_model
-from skae._training import batch_bounds
+from skae._training import batch_bounds, check_points
 
 FAST = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0)
 
@@ -68,6 +68,31 @@ def test_plateau_of_training_loss_stops_without_early_stopping(small_digits):
     est = AutoencoderTransformer(3, early_stopping=False, n_iter_no_change=2, tol=10.0,
                                  max_iter=20, **FAST).fit(small_digits[0])
     assert est.n_iter_ == 3
+
+
+def test_check_points_one_per_epoch_on_small_data_evenly_spaced_on_large():
+    assert check_points(1_000, 8, 100) == {7}
+    assert check_points(39_999, 313, 1_000) == {312}  # fewer rows than two periods
+    points = sorted(check_points(90_000, 704, 10_000))  # about every 20,000 samples
+    assert points == [175, 351, 527, 703]
+    # a large validation split spaces the checks further apart: 2 * 100,000 samples
+    assert len(check_points(900_000, 7_032, 100_000)) == 4
+
+
+def test_early_stopping_counts_checks_within_an_epoch(small_digits, monkeypatch):
+    # with checks every 54 samples (twice the 27 validation rows), an epoch of 270
+    # training rows holds 5 checks; tol=1.0 makes every check after the first one
+    # count towards the patience, so the fit stops at its third check
+    monkeypatch.setattr(skae._training, "CHECK_SAMPLES", 1)
+    calls = []
+    evaluate = skae._training.evaluate
+    monkeypatch.setattr(skae._training, "evaluate", lambda *a: calls.append(1) or evaluate(*a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = AutoencoderTransformer(3, n_iter_no_change=2, tol=1.0, max_iter=5, **FAST)
+        est.fit(small_digits[0])
+    assert len(calls) == 3 and est.n_iter_ == 1 and len(est.history_) == 1
+    assert est.history_[0]["validation_loss"] >= est.best_loss_
 
 
 class _Interrupting(nn.Module):
