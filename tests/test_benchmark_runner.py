@@ -141,12 +141,14 @@ def test_labelled_npz_no_plots_and_default_output_dir(tmp_path, capsys, monkeypa
 def test_fits_run_on_the_threads_asked_for_and_the_callers_setting_is_restored(
         tmp_path, capsys, monkeypatch):
     import torch
+    from threadpoolctl import threadpool_info
 
     seen = []
     fit = _methods.METHODS["pca"].make
 
     def spy(*args):
-        seen.append(torch.get_num_threads())
+        blas = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+        seen.append((torch.get_num_threads(), *blas))
         return fit(*args)
 
     monkeypatch.setitem(_methods.METHODS, "pca", _methods.Method(
@@ -155,7 +157,7 @@ def test_fits_run_on_the_threads_asked_for_and_the_callers_setting_is_restored(
     args = ["--methods", "pca", "--n-components", "2", "--no-plots", "--quick"]
     for threads in (1, 2):
         assert main([*args, "--threads", str(threads), "--output-dir", str(tmp_path)]) == 0
-        assert seen[-1] == threads and torch.get_num_threads() == before
+        assert seen[-1] == (threads, threads) and torch.get_num_threads() == before
     assert json.loads((tmp_path / "results.json").read_text())["config"]["threads"] == 2
     capsys.readouterr()
 

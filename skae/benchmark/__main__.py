@@ -65,9 +65,9 @@ def build_parser():
                              f"{QUICK_TRAIN} training and {QUICK_TEST} test samples")
     parser.add_argument("--no-plots", action="store_true", help="write no PNG files")
     parser.add_argument("--threads", type=_positive_int, default=1, metavar="N",
-                        help="torch threads of each fit (default: 1; the models are small, "
-                             "and two threads on two cores stall whenever another process "
-                             "needs a core)")
+                        help="threads of torch and of the BLAS library in each fit (default: "
+                             "1; the models are small, and two threads on two cores stall "
+                             "whenever another process needs a core)")
     parser.add_argument("--max-kernel-pca-samples", type=_positive_int, default=3000,
                         metavar="N", help="skip KernelPCA above N training samples "
                                           "(default: 3000)")
@@ -145,11 +145,13 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     import torch
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    try:
-        return _run(args)
+    try:  # NumPy's and SciPy's BLAS (PCA, KernelPCA, the metrics) as well
+        with threadpool_limits(limits=args.threads):
+            return _run(args)
     finally:  # a caller in the same process keeps its own setting
         torch.set_num_threads(threads)
 
