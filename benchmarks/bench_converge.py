@@ -16,7 +16,7 @@ has converged instead of after whole passes.
    (``n_iter_no_change`` as large as the budget), of PCA(10), and of fits
    with the other ``--tol`` values given.
 2. ``small``: the package defaults on the small sets (digits, MNIST-5k,
-   breast cancer, wine, diabetes; ``n_components=10``, 5 for wine): how many
+   breast cancer, wine; ``n_components=10``, 5 for wine): how many
    checks an epoch holds (one on all of them: the schedule is the one of whole
    epochs there), epochs, fit time and held-out R².
 
@@ -104,7 +104,7 @@ def large(args):
 
 
 def small(args):
-    sets = {"digits": 10, "mnist5k": 10, "breast_cancer": 10, "wine": 5, "diabetes": 5}
+    sets = {"digits": 10, "mnist5k": 10, "breast_cancer": 10, "wine": 5}
     print("| data | rows | checks / epoch | epochs | s | held-out R² |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, k in sets.items():
