@@ -158,9 +158,8 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local
 
     Yields ``(loss, parts, n)`` at each of :func:`check_points`: the sums
     of the loss and of its parts over the ``n`` rows since the previous
-    check.  When
-    the time budget runs out the pass ends early, with a last yield for the
-    batches it ran (none if it ran no batch).
+    check.  When the time budget runs out the pass ends early, with a last
+    yield for the batches it ran (none if it ran no batch).
     """
     net.train()
     order = train_idx[torch.randperm(len(train_idx), generator=generator)]
