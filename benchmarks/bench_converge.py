@@ -13,8 +13,9 @@ has converged instead of after whole passes.
    scale), with a held-out 10,000-row test table drawn the same way.  Fit
    time, epochs, checks and the held-out R² of the default fit, of a fit that
    runs ``--reference-epochs`` (200) epochs and ends with the best of them
-   (``n_iter_no_change`` as large as the budget), of PCA(10), and of fits
-   with the other ``--tol`` values given.
+   (``n_iter_no_change`` as large as the budget), of PCA(10), of fits with
+   the other ``--tol`` values given and, with ``--epoch-checks``, of the
+   defaults checked once per epoch only (as a loop that checks whole epochs).
 2. ``small``: the package defaults on the small sets (digits, MNIST-5k,
    breast cancer, wine; ``n_components=10``, 5 for wine): how many
    checks an epoch holds (one on all of them: the schedule is the one of whole
@@ -23,7 +24,7 @@ has converged instead of after whole passes.
 Prints figures only (no asserts); ``uptime`` before and after.
 
     python benchmarks/bench_converge.py [large|small|all] [--threads 1] [--reference-epochs 200]
-                                        [--tol 1e-3 ...]
+                                        [--tol 1e-3 ...] [--epoch-checks]
 """
 
 import argparse
@@ -36,6 +37,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
+import skae._training
 from skae import AutoencoderTransformer
 from skae._training import CHECK_SAMPLES, batch_bounds, check_points
 from skae.datasets import load_dataset
@@ -89,6 +91,8 @@ def large(args):
           f"checks about every {CHECK_SAMPLES:,} samples")
     print(f"PCA({RANK}): held-out R² {r2(pca, X_test, mean):.4f}")
     fits = {"defaults": AutoencoderTransformer(RANK, random_state=0)}
+    if args.epoch_checks:
+        fits["defaults, one check per epoch"] = AutoencoderTransformer(RANK, random_state=0)
     for tol in args.tol:
         fits[f"tol={tol:g}"] = AutoencoderTransformer(RANK, tol=tol, random_state=0)
     if args.reference_epochs:
@@ -97,10 +101,13 @@ def large(args):
     print("| fit | s | epochs | checks / epoch | stopped by | held-out R² |")
     print("|---|---:|---:|---:|---|---:|")
     for name, est in fits.items():
+        # one check per epoch: a period longer than any epoch
+        skae._training.CHECK_SAMPLES = 10 ** 12 if "per epoch" in name else CHECK_SAMPLES
         seconds, converged = timed_fit(est, X)
         stop = "convergence" if converged else "max_iter"
         print(f"| {name} | {seconds:.1f} | {est.n_iter_} | {n_checks(est, N_ROWS)} | {stop} "
               f"| {r2(est, X_test, mean):.4f} |", flush=True)
+    skae._training.CHECK_SAMPLES = CHECK_SAMPLES
 
 
 def small(args):
@@ -122,6 +129,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tol", type=float, nargs="*", default=[],
                         help="also fit with each of these tol (the defaults otherwise)")
+    parser.add_argument("--epoch-checks", action="store_true",
+                        help="also fit the defaults with one check per epoch")
     parser.add_argument("--reference-epochs", type=int, default=200,
                         help="epochs of the reference fit (0: no reference fit)")
     args = parser.parse_args()
