@@ -501,4 +501,4 @@ default="plateau"
                 error = error / self.net_.scale.double()
             return -error.square().sum(1)
 
-        return self._map_rows(X, neg_error, 1, np.float64, "score").ravel()
+        return self._map_rows(X, neg_error, 1, np.float64, f"score:{units}").ravel()

@@ -108,7 +108,7 @@ def test_any_scale_fits_as_well_as_unit_scale(factor, one_torch_thread):
 def test_vae_stopping_does_not_depend_on_units(factor, digits, one_torch_thread):
     X = digits[0][:600]
     params = dict(n_components=4, hidden_layer_sizes=(32,), max_iter=60, n_iter_no_change=3,
-                  tol=1e-3, random_state=0)
+                  tol=1e-3, free_bits=0.0, random_state=0)
     a = quiet_fit(VAEGenerator(**params), X)
     b = quiet_fit(VAEGenerator(**params), X * factor)
     assert a.n_iter_ < params["max_iter"]  # it did stop early
