@@ -211,8 +211,9 @@ def test_custom_decoder_reads_code_and_label(data):
 def test_mixture_sampler_draws_like_the_training_codes(data):
     X, y = data
     est = quiet_fit(cvae(conditional=False, sampler="mixture", max_iter=20), X)
+    x = torch.as_tensor(X - est.net_.input_shift.numpy(), dtype=torch.float32)  # as inference
     with torch.no_grad():
-        stats = torch.cat(est.net_.posterior(torch.as_tensor(X, dtype=torch.float32)), 1)
+        stats = torch.cat(est.net_.posterior(x), 1)
     # the codes are one draw of each row's posterior (the aggregated posterior)
     codes = posterior_draws(stats.double().numpy(), np.random.RandomState(est._seed % 2**32))
     gen = torch.Generator().manual_seed(0)
