@@ -430,7 +430,9 @@ default="plateau"
 
     def _free_bits(self):
         """The free bits of this fit: ``free_bits``, with "auto" resolved by the first fit."""
-        return self._auto_free_bits if self.free_bits == "auto" else self.free_bits
+        if self.free_bits != "auto":
+            return self.free_bits
+        return getattr(self, "_auto_free_bits", 0.0)  # a model fitted before free bits: the ELBO
 
     def _prepare_network(self, net, X, scaling):
         small = X.shape[0] < _FREE_BITS_ROWS
