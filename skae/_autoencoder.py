@@ -1,6 +1,8 @@
 """AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
 
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -8,7 +10,15 @@ from ._base import BaseAutoencoder
 from ._data import resolve_scaling
 from ._losses import code_penalty, corrupt, reconstruction_loss
 from ._ordered import FULL_CODE_WEIGHT, code_width_for_fraction, ordered_components, prefix_mask
-from ._validation import Integral, Interval, Real, StrOptions, check_is_fitted
+from ._training import user_stacklevel
+from ._validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    check_is_fitted,
+    validate_method_params,
+)
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -27,7 +37,10 @@ class AutoencoderTransformer(BaseAutoencoder):
     Parameters
     ----------
     n_components : int or float, default=2
-        Width of the code.  A float in (0, 1) is a fraction of variance, as
+        Width of the code.  A width larger than ``n_features_in_`` (an
+        overcomplete code, which only the regularisation of ``noise`` or
+        ``code_penalty`` keeps from copying the input) is trained with a
+        warning, and refused with ``ordered=True``.  A float in (0, 1) is a fraction of variance, as
         in :class:`~sklearn.decomposition.PCA`: an ordered code is trained
         once, as wide as the number of principal components that explain
         that fraction of (up to 2,000 rows of) the scaled training data,
@@ -56,11 +69,14 @@ class AutoencoderTransformer(BaseAutoencoder):
         tabular data in mixed units; ``"global"`` centres each feature and
         divides all of them by one scale (the root mean feature variance),
         for features that share their units, such as pixels; ``"auto"`` is
-        ``"global"`` when ``input_shape`` is given or no feature's range
-        (max - min) exceeds 10 times the median range, else ``"feature"``.
+        ``"global"`` when ``input_shape`` is given or the features share one
+        unit, as pixels do (the median range, max - min, of the non-constant
+        features covers at least half the range of all the values of ``X``),
+        else ``"feature"``: tables in mixed units, or with features of far
+        smaller or larger ranges than the others, get per-feature scaling.
         Fixed by the first fit (the first chunk of ``partial_fit``) and kept
-        by warm starts; reconstructions, losses and scores stay in the units
-        of ``X``.
+        by warm starts.  Reconstructions and scores are in the units of
+        ``X``; ``loss_curve_`` says in which units the training losses are.
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. ``"bce"`` (binary cross-entropy with a sigmoid
         output) needs data in [0, 1], e.g. pixel intensities.
@@ -86,7 +102,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         Mini-batch size (capped at the number of training samples; a last
         batch of a single row is merged into the one before it).  ``"auto"``
         is 32 for the convolutional autoencoder, 128 for the fully connected
-        one and 64 for the VAE with either network.
+        one and 64 for the VAE with either network, each lowered on small
+        data so that an epoch takes at least 8 steps (to no fewer than 16
+        rows a batch): 16 rows for a table of 150 rows.
     learning_rate : float, default=1e-3
         Initial learning rate.
     learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
@@ -170,7 +188,10 @@ default="plateau"
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit` (string column names only).
     loss_curve_ : list of float
-        Training loss per epoch (scaled units).
+        Training loss per epoch, in the scaled units the network works in
+        (see ``scaling``), not in the units of ``X``: early stopping and the
+        plateau schedule then do not depend on the units of ``X``, and
+        ``validation_loss_curve_`` and ``best_loss_`` are in the same units.
     validation_loss_curve_ : list of float
         Validation reconstruction loss per epoch (empty without a split).
     history_ : list of dict
@@ -334,6 +355,24 @@ default="plateau"
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}
 
     def _check_training_data(self, X):
+        n_features = X.shape[1]
+        if self._fraction() is None and self.n_components > n_features:
+            if self._is_ordered():
+                raise ValueError(
+                    f"n_components={self.n_components} is larger than n_features={n_features}, "
+                    "but an ordered code adds its components one at a time to reconstruct "
+                    f"X, which its first {n_features} can do alone; pass "
+                    f"n_components <= {n_features}, or ordered=False for an overcomplete code."
+                )
+            warnings.warn(
+                f"n_components={self.n_components} is larger than n_features={n_features}: an "
+                "overcomplete code, which could copy its input instead of learning "
+                "structure; only a regularised autoencoder (noise, code_penalty) is kept "
+                "from it. PCA refuses such a width; pass n_components <= "
+                f"{n_features} for a compressed code.",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
         if self.noise == "mask" and self.noise_level >= 1:
             raise ValueError(
                 f"noise_level must be < 1 with noise='mask' (it is the masking "
@@ -386,35 +425,83 @@ default="plateau"
         if not self._is_ordered():
             self.__dict__.pop("explained_variance_ratio_", None)
             return
-        self.n_components_, self.explained_variance_ratio_ = ordered_components(
+        self.n_components_, self.explained_variance_ratio_, shortfall = ordered_components(
             self.net_, X, eval_rows, self.device_, self._fitted_fraction
         )
+        if shortfall is not None:
+            warnings.warn(self._shortfall_message(shortfall, X.shape[1], len(eval_rows)),
+                          UserWarning, stacklevel=user_stacklevel())
 
-    def score_samples(self, X):
+    def _shortfall_message(self, short, n_features, n_eval):
+        """Which ceiling kept the ordered code below its fraction, and what moves it."""
+        w, f = short.width, self._fitted_fraction
+        text = (f"The ordered code of {w} components reconstructs {short.reached:.3f} of the "
+                f"held-out variance, less than n_components={f}; keeping all {w}. PCA with "
+                f"as many components reaches {short.pca:.3f} of the same {n_eval} rows")
+        if short.pca < f:
+            return text + (
+                ": there the width, chosen by cross-validated PCA, is the ceiling. Pass an "
+                f"int n_components > {w} (up to n_features={n_features}) for a wider code, "
+                "or a larger validation_fraction for a steadier estimate."
+            )
+        if short.train >= f:
+            return text + (
+                f", and the code {short.train:.3f} of its training rows: the network fits "
+                "its training rows but does not generalise to held-out ones, as with too "
+                "few rows for its size. Pass smaller hidden_layer_sizes or more rows."
+            )
+        text += f", but the code only {short.train:.3f} of its training rows: training is the ceiling."
+        if self.noise is not None:
+            text += (f" The denoising noise (noise={self.noise!r}, noise_level="
+                     f"{self.noise_level}) keeps it from reconstructing closely: pass "
+                     "noise=None or a smaller noise_level.")
+        if self.n_iter_ >= self.max_iter:
+            text += f" Training ran all max_iter={self.max_iter} epochs: pass a larger max_iter."
+        elif self.early_stopping:
+            text += (f" Early stopping ended it after {self.n_iter_} epochs: pass a larger "
+                     f"n_iter_no_change (it is {self.n_iter_no_change}).")
+        return text
+
+    @validate_method_params({"X": "no_validation", "units": [StrOptions({"data", "scaled"})]})
+    def score_samples(self, X, *, units="data"):
         """Negative reconstruction error of each sample (higher is better).
 
         The error is the squared Euclidean distance between a sample and its
-        reconstruction ``inverse_transform(transform(x))``, in the units of
-        ``X``, whatever ``loss`` was trained.  Low scores flag anomalies.
+        reconstruction ``inverse_transform(transform(x))``, whatever ``loss``
+        was trained.  Low scores flag anomalies.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Data to score.
+        units : {"data", "scaled"}, default="data"
+            ``"data"``: the error in the units of ``X``, where a feature in
+            large units outweighs the others.  ``"scaled"``: in the
+            standardised units the network works in (each feature's error
+            divided by its scale, see ``scaling``), so that a row's score
+            weighs its features as the model does: with ``scaling="feature"``
+            each counts in units of its own standard deviation, as after a
+            :class:`~sklearn.preprocessing.StandardScaler`.  An anomaly score
+            for tables in mixed units.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            ``-||x - x_hat||^2`` per sample, as float64.
+            ``-||x - x_hat||^2`` per sample, or ``-||(x - x_hat) / scale||^2``
+            with ``units="scaled"``, as float64.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
 
         k, width = self.n_components_, self._spec.n_components
+        scaled = units == "scaled"
 
         def neg_error(x):
             code = self.net_.encode(x)
             code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
-            return -(self.net_.decode(code) - x).double().square().sum(1)
+            error = (self.net_.decode(code) - x).double()
+            if scaled:
+                error = error / self.net_.scale.double()
+            return -error.square().sum(1)
 
-        return self._map_rows(X, neg_error, 1, np.float64, "score").ravel()
+        return self._map_rows(X, neg_error, 1, np.float64, f"score:{units}").ravel()

@@ -26,6 +26,7 @@ from ._validation import (
     check_float32_range,
     check_float32_scale,
     check_is_fitted,
+    check_numeric_columns,
     check_unit_interval,
     validate_data,
 )
@@ -37,6 +38,12 @@ _FIT_CALL_STRIDE = 7919
 # partial_fit fixes the data scaling from its first chunk: fewer rows than
 # this give a noisy estimate, and a warning.
 _MIN_SCALING_ROWS = 32
+# batch_size="auto" on small data: batches small enough that an epoch takes
+# at least _MIN_STEPS_PER_EPOCH optimizer steps, but of at least
+# _MIN_AUTO_BATCH rows (a table of 150 rows would otherwise train on one or
+# two steps per epoch, and stop long before it has converged).
+_MIN_STEPS_PER_EPOCH = 8
+_MIN_AUTO_BATCH = 16
 
 
 class BaseAutoencoder(
@@ -48,7 +55,8 @@ class BaseAutoencoder(
     Subclasses define ``__init__`` (storing parameters only) and these hooks:
     :meth:`_model_kind` (the output and likelihood of the network),
     :meth:`_train_loss` and :meth:`_validation_loss`; optionally
-    :meth:`_check_training_data`, :meth:`_loss_offset` and :meth:`_after_fit`.
+    :meth:`_check_training_data`, :meth:`_loss_offset`, :meth:`_prepare_network`
+    and :meth:`_after_fit`.
     """
 
     # What batch_size="auto" means for the fully connected and the
@@ -121,6 +129,9 @@ class BaseAutoencoder(
         """
         return 0.0
 
+    def _prepare_network(self, net, X, scaling):
+        """Set up a network built for the validated data ``X`` once its ``scaling`` is chosen."""
+
     def _after_fit(self, X, *, fresh, incremental, eval_rows, labels):
         """Estimator-specific steps after a successful fit.
 
@@ -176,6 +187,13 @@ class BaseAutoencoder(
             params, n_features, classes=classes,
             auto_batch_size=self._auto_batch_size, **self._model_kind(),
         )
+
+    def _epoch_batch_size(self, spec, n_train):
+        """The mini-batch size of this fit on ``n_train`` training rows."""
+        size = spec.batch_size
+        if self.batch_size == "auto":
+            size = min(size, max(_MIN_AUTO_BATCH, n_train // _MIN_STEPS_PER_EPOCH))
+        return min(size, n_train)
 
     # -------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -273,6 +291,7 @@ class BaseAutoencoder(
             net = spec.build(generator)
             # data in [0, 1] for a sigmoid output are not shifted
             net.set_scaling(mean, scale, shift=mean if spec.output == "identity" else None)
+            self._prepare_network(net, X, scaling)
             net.to(device)
         else:  # train a copy: the fitted network stays as it is until success
             net = copy.deepcopy(self.net_).to(device)
@@ -288,7 +307,7 @@ class BaseAutoencoder(
         epochs_done = 0 if fresh else self.n_iter_
         annealed = self.learning_rate_schedule in ("cosine", "onecycle")
         cfg = LoopConfig(
-            batch_size=min(spec.batch_size, len(train_idx)),
+            batch_size=self._epoch_batch_size(spec, len(train_idx)),
             max_epochs=1 if incremental else self.max_iter,
             schedule="constant" if incremental else self.learning_rate_schedule,
             n_iter_no_change=self.n_iter_no_change, tol=self.tol,
@@ -368,6 +387,7 @@ class BaseAutoencoder(
     # ------------------------------------------------------------ inference
     def _validate_X(self, X, *, reset):
         """Validate data for any method: 2-D, finite, numeric, within float32 range."""
+        check_numeric_columns(X, type(self).__name__)
         X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=reset)
         check_float32_range(X)
         return X

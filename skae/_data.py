@@ -208,9 +208,9 @@ def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):
     return out
 
 
-# scaling="auto" treats features whose ranges lie within this factor of the
-# median range as sharing their units.
-_SHARED_RANGE_RATIO = 10.0
+# scaling="auto" reads features as sharing one unit (as pixels do) when their
+# median range covers at least this fraction of the range of all of X.
+_SHARED_SPAN = 0.5
 
 
 def feature_moments(X):
@@ -257,25 +257,39 @@ def resolve_scaling(scaling, input_shape):
     return "global" if scaling == "auto" and input_shape is not None else scaling
 
 
+def shares_one_unit(lo, hi):
+    """Whether features of minima ``lo`` and maxima ``hi`` read as one common unit.
+
+    True when the median range (max - min) of the non-constant features is
+    at least ``_SHARED_SPAN`` times the range of all the values, as for
+    pixels, where most features span the whole scale (0-16, 0-255, 0-1)
+    and the rare faint ones span less.  Features in other units, or one
+    unit at other offsets, leave most ranges far below the whole span,
+    whichever way a single range departs from the others.  Unchanged when
+    the data are multiplied by a constant.
+    """
+    ranges = hi - lo
+    varying = ranges > 0
+    if not varying.any():
+        return True
+    span = hi[varying].max() - lo[varying].min()
+    return bool(np.median(ranges[varying]) >= _SHARED_SPAN * span)
+
+
 def data_scaling(X, mode):
     """The per-feature ``mean`` and ``scale`` (float64) that standardise ``X``.
 
     ``mode`` is ``"feature"`` (each feature by its own standard deviation,
     as :class:`~sklearn.preprocessing.StandardScaler` does), ``"global"``
     (one scale for all features: the root mean feature variance) or
-    ``"auto"``: ``"global"`` when the features' ranges agree (no range
-    exceeds ``_SHARED_RANGE_RATIO`` times the median range of the
-    non-constant features, as for pixels), else ``"feature"``.  The choice
-    does not change when ``X`` is multiplied by a constant.
+    ``"auto"``: ``"global"`` when the features share one unit (see
+    :func:`shares_one_unit`), else ``"feature"``.
     A scale of zero (constant data) becomes 1; any positive scale, however
     small, is kept.  Returns ``mean, scale, mode`` with ``mode`` resolved.
     """
     mean, var, lo, hi = feature_moments(X)
     if mode == "auto":
-        ranges = hi - lo
-        ranges = ranges[ranges > 0]
-        shared = ranges.size == 0 or ranges.max() <= _SHARED_RANGE_RATIO * np.median(ranges)
-        mode = "global" if shared else "feature"
+        mode = "global" if shares_one_unit(lo, hi) else "feature"
     if mode == "global":
         scale = np.full_like(var, np.sqrt(var.mean()))
     else:

@@ -20,7 +20,8 @@ from ._validation import (
     check_is_fitted,
     check_unit_interval,
     positive_int,
-    validate_params,
+    validate_method_params,
+    wrap_like_transform,
 )
 
 _DTYPES = [np.float64, np.float32]
@@ -118,11 +119,10 @@ class GenerativeMixin:
         return self._decode_rows(Z, X.dtype)
 
     # ----------------------------------------------------------- scoring
-    @validate_params(
+    @validate_method_params(
         {"X": ["array-like", "sparse matrix"],
          "y": "no_validation",
          "n_importance_samples": [None, positive_int()]},
-        prefer_skip_nested_validation=True,
     )
     def score_samples(self, X, y=None, n_importance_samples=None):
         """Estimated log-likelihood ``log p(x)`` of each sample, in nats.
@@ -224,12 +224,11 @@ class GenerativeMixin:
         return float(np.mean(self.score_samples(X, y)))
 
     # ---------------------------------------------------------- sampling
-    @validate_params(
+    @validate_method_params(
         {"n_samples": [positive_int()],
          "random_state": ["random_state"],
          "y": "no_validation",
          "add_noise": ["boolean"]},
-        prefer_skip_nested_validation=True,
     )
     def sample(self, n_samples=1, random_state=None, *, y=None, add_noise=False):
         """Generate new samples by decoding codes drawn from the latent sampler.
@@ -261,8 +260,11 @@ class GenerativeMixin:
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated samples, in the dtype of the training data.
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            Generated samples, in the dtype of the training data; a
+            DataFrame whose columns are the training data's feature names
+            (``x0``, ``x1``, ... without names) after
+            ``set_output(transform="pandas")`` (or ``"polars"``).
         """
         check_is_fitted(self)
         labels = self._label_rows(y, n_samples, "sample")
@@ -287,7 +289,11 @@ class GenerativeMixin:
             else:
                 std = self.net_.noise_std().detach().to("cpu", torch.float64).numpy()
                 X = X + std * noise.numpy()
-        return X.astype(self._fit_dtype, copy=False)
+        X = X.astype(self._fit_dtype, copy=False)
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        return wrap_like_transform(self, X, list(names))
 
     def _draw(self, generator, n_samples, noise, codes):
         """Class indices, codes and the raw draws of the observation noise.
@@ -317,8 +323,10 @@ class GenerativeMixin:
 
         One mixture for an unconditional model; for a conditional one, one
         per class, of the codes ``q(z|x, y)`` of that class's rows
-        (``labels``: their class indices).  At most ``_MIXTURE_ROWS`` rows,
-        drawn with the estimator's seed, are encoded.
+        (``labels``: their class indices).  Each row gives one draw of its
+        posterior, so that the mixture models the aggregated posterior, the
+        spread of each row's posterior included.  At most ``_MIXTURE_ROWS``
+        rows, drawn with the estimator's seed, are encoded.
         """
         if self.sampler != "mixture":
             self._mixture = None
@@ -335,24 +343,25 @@ class GenerativeMixin:
             )
             self._mixture = None
             return
+        rng = np.random.RandomState(self._seed % 2**32)
         if X.shape[0] > _MIXTURE_ROWS:
-            rng = np.random.RandomState(self._seed % 2**32)
             keep = np.sort(rng.choice(X.shape[0], _MIXTURE_ROWS, replace=False))
             X, labels = X[keep], None if labels is None else labels[keep]
         if labels is None:
-            codes = self._map_rows(X, lambda x: self.net_.encode(x)[:, :d], d, np.float64,
-                                   "encode")
-            groups = [(0, codes)]
+            stats = self._map_rows(X, lambda x: torch.cat(self.net_.posterior(x), 1),
+                                   2 * d, np.float64, "posterior")
+            groups = [(0, posterior_draws(stats, rng))]
         else:
             n_classes = len(self.classes_)
             rows = np.hstack([X.toarray() if hasattr(X, "toarray") else X,
                               one_hot(labels, n_classes).astype(X.dtype)])
             n_features = self.n_features_in_
 
-            def encode_given(r):
-                return self.net_.posterior(r[:, :n_features], r[:, n_features:])[0]
+            def stats_given(r):
+                return torch.cat(self.net_.posterior(r[:, :n_features], r[:, n_features:]), 1)
 
-            codes = self._map_rows(rows, encode_given, d, np.float64, "encode_given")
+            stats = self._map_rows(rows, stats_given, 2 * d, np.float64, "posterior_given")
+            codes = posterior_draws(stats, rng)
             groups = [(c, codes[labels == c]) for c in range(n_classes)]
         parts = {"weights": [], "means": [], "chol": [], "group": []}
         seed = self._seed % 2**32
@@ -382,12 +391,19 @@ class GenerativeMixin:
                 f"Posterior collapse: every latent dimension carries less than "
                 f"{_COLLAPSE_NATS} nats of KL divergence (at most {kl.max():.3g} nats, "
                 f"{kl.sum():.3g} in total) on the training data, so the decoder ignores "
-                f"the code. Lower beta (it is {self.beta}), use kl_warmup, or train longer.",
+                f"the code. Lower beta (it is {self.beta}), use free_bits or kl_warmup, or train longer.",
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )
 
 
+
+
+def posterior_draws(stats, rng):
+    """One draw of each row's posterior from its mean and log-variance ``stats`` (float64)."""
+    d = stats.shape[1] // 2
+    std = np.exp(0.5 * np.clip(stats[:, d:], LOGVAR_MIN, LOGVAR_MAX))
+    return stats[:, :d] + std * rng.standard_normal((stats.shape[0], d))
 
 
 def draw_mixture(mixture, n_samples, generator, codes=None):

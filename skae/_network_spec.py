@@ -52,7 +52,7 @@ class NetworkSpec:
     decoder: object
     output: str  # "identity" or "sigmoid"
     likelihood: str | None  # None for a deterministic autoencoder
-    observation_variance: object  # "learned", a float, or None
+    observation_variance: object  # "learned", "feature", "shared", a float, or None
     scaling: str
     batch_size: int = field(compare=False)
     conditional: bool = False  # the decoder also reads a one-hot class label
@@ -66,7 +66,7 @@ class NetworkSpec:
                 continue
             a, b = getattr(self, f.name), getattr(other, f.name)
             if f.name == "observation_variance":  # a fixed variance may change
-                a, b = a == "learned", b == "learned"
+                a, b = (a if isinstance(a, str) else None), (b if isinstance(b, str) else None)
             if a is not b and a != b:
                 names.append(f.name)
         return names
@@ -164,7 +164,8 @@ class NetworkSpec:
         args = (encoder, decoder, width, self.n_components, self.n_features)
         if self.likelihood is None:
             return AutoencoderNet(*args, input_shape=self.input_shape, output=self.output)
-        likelihood = make_likelihood(self.likelihood, self.observation_variance)
+        likelihood = make_likelihood(self.likelihood, self.observation_variance,
+                                     self.n_features)
         return VariationalNet(*args, likelihood=likelihood, input_shape=self.input_shape,
                               n_classes=n_classes)
 

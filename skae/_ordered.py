@@ -12,19 +12,20 @@ and full-code errors on held-out digits against separately trained codes
 """
 
 import math
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
 from ._data import BatchReader, data_scaling
-from ._training import user_stacklevel
 
 # weight of the full code's loss beside the random prefix's
 FULL_CODE_WEIGHT = 0.5
-# rows used to bound the code width of a fractional n_components
+# rows used to bound the code width of a fractional n_components, and the
+# number of cross-validation folds they are split into
 _WIDTH_ROWS = 2000
+_WIDTH_FOLDS = 5
 # held-out rows on which the prefixes of an ordered code are scored
 _SCORED_ROWS = 10_000
 
@@ -44,10 +45,14 @@ def prefix_mask(n_rows, width, generator, device):
 def code_width_for_fraction(X, fraction, scaling):
     """The width of an ordered code fitted for ``n_components=fraction``.
 
-    The number of principal components that explain ``fraction`` of the
-    variance of (up to ``_WIDTH_ROWS`` rows of) ``X``, scaled as the network
-    scales it (``scaling`` resolved by :func:`skae._data.data_scaling`): a
-    non-linear code needs at most as many.
+    The smallest number of principal components whose reconstructions
+    reach ``fraction`` of the variance of *held-out* rows: PCA is fitted on
+    four fifths of (up to ``_WIDTH_ROWS`` rows of) ``X`` and scored on the
+    other fifth, in turn (5-fold cross-validation), in the units the
+    network sees (``scaling`` resolved by :func:`skae._data.data_scaling`).
+    The fit keeps the smallest prefix of the code that reaches the
+    fraction on its own held-out rows, which is what PCA needs there; the
+    training rows alone would ask for fewer.  At most ``n_features``.
     """
     rows = X[: min(X.shape[0], _WIDTH_ROWS)]
     rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows, dtype=np.float64)
@@ -55,8 +60,26 @@ def code_width_for_fraction(X, fraction, scaling):
         return 1
     mean, scale, _ = data_scaling(rows, scaling)
     rows = (rows - mean) / scale
-    pca = PCA(n_components=fraction, svd_solver="full").fit(rows)
-    return int(min(rows.shape[1], max(1, pca.n_components_)))
+    n, n_features = rows.shape
+    if n < 2 * _WIDTH_FOLDS:  # too few rows to hold any out
+        pca = PCA(n_components=fraction, svd_solver="full").fit(rows)
+        return int(min(n_features, max(1, pca.n_components_)))
+    residual = np.zeros(n_features + 1)  # held-out squared error of each prefix 0..n_features
+    folds = np.arange(n) % _WIDTH_FOLDS
+    for fold in range(_WIDTH_FOLDS):
+        train, test = rows[folds != fold], rows[folds == fold]
+        centre = train.mean(0)
+        _, _, components = np.linalg.svd(train - centre, full_matrices=False)
+        held_out = test - centre
+        explained = np.cumsum(np.square(held_out @ components.T).sum(0))
+        # beyond the rank of the training rows, wider codes explain no more
+        explained = np.pad(explained, (0, n_features - len(explained)), mode="edge")
+        residual[0] += np.square(held_out).sum()
+        residual[1:] -= explained
+    residual[1:] += residual[0]
+    r2 = 1.0 - residual / residual[0]
+    reached = np.flatnonzero(r2[1:] >= fraction)
+    return int(reached[0]) + 1 if reached.size else n_features
 
 
 def prefix_r2(net, x, width):
@@ -80,29 +103,54 @@ def prefix_r2(net, x, width):
 
 
 def ordered_components(net, X, eval_rows, device, fraction):
-    """``(k, explained_variance_ratio)`` of a fitted ordered code.
+    """``(k, explained_variance_ratio, shortfall)`` of a fitted ordered code.
 
     The prefixes are scored by :func:`prefix_r2` on (up to ``_SCORED_ROWS``
     of) the held-out rows ``eval_rows`` of ``X``.  ``k`` is the code's width,
     or with a ``fraction`` the smallest prefix whose R² reaches it (all of
-    the code, with a warning, when none does); the ratios are the R² each
-    of the first ``k`` components adds.
+    the code when none does); the ratios are the R² each of the first ``k``
+    components adds.  ``shortfall`` is None, or when no prefix reaches the
+    fraction a :class:`Shortfall` that tells what stopped it.
     """
     width = net.n_components
     rows = np.sort(eval_rows[:_SCORED_ROWS])
     reader = BatchReader(X, device, shift=net.input_shift.cpu().numpy())
     r2 = prefix_r2(net, reader.take(torch.from_numpy(rows)), width)
-    k = width
+    k, shortfall = width, None
     if fraction is not None:
         reached = np.flatnonzero(r2 >= fraction)
         if reached.size:
             k = int(reached[0]) + 1
         else:
-            warnings.warn(
-                f"The ordered code of {width} components reconstructs only {r2.max():.3f} "
-                f"of the held-out variance, less than n_components={fraction}; keeping all "
-                f"{width}. Train longer or use a larger network.",
-                UserWarning,
-                stacklevel=user_stacklevel(),
-            )
-    return k, np.diff(r2[:k], prepend=0.0)
+            shortfall = _shortfall(net, reader, rows, width, float(r2.max()))
+    return k, np.diff(r2[:k], prepend=0.0), shortfall
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Why an ordered code misses its fraction: the held-out R² of the code
+    (``reached``), of PCA with as many components fitted on the training
+    rows (``pca``), and of the code on (up to ``_SCORED_ROWS``) training
+    rows (``train``), all in the network's scaled units."""
+
+    width: int
+    reached: float
+    pca: float
+    train: float
+
+
+def _shortfall(net, reader, eval_rows, width, reached):
+    train_rows = np.setdiff1d(np.arange(reader.n_samples), eval_rows)
+    if train_rows.size == 0:  # no split: the training rows were scored
+        train_rows = eval_rows
+    train_rows = train_rows[:_SCORED_ROWS]
+    with torch.inference_mode():
+        train = reader.take(torch.from_numpy(train_rows))
+        held_out = net.standardise(reader.take(torch.from_numpy(eval_rows))).double().numpy()
+        fitted = net.standardise(train).double().numpy()
+    pca = PCA(n_components=min(width, *fitted.shape), svd_solver="full").fit(fitted)
+    rec = pca.inverse_transform(pca.transform(held_out))
+    # the sum of squares around the training mean, as prefix_r2 takes it
+    pca_r2 = 1.0 - np.square(held_out - rec).sum() / np.square(held_out).sum()
+    train_r2 = float(prefix_r2(net, train, width)[-1])
+    return Shortfall(width, reached, float(pca_r2), train_r2)

@@ -7,6 +7,11 @@ from ._random import draw_seed, make_generator
 from ._validation import Integral, Interval, Real, StrOptions
 
 _COLLAPSE_ROWS = 2000  # training rows inspected for posterior collapse
+# free_bits="auto": nats per latent dimension for a first fit on fewer rows
+# than _FREE_BITS_ROWS (none for more), where the KL term would otherwise
+# collapse the posterior before the decoder has learned from the few rows
+_FREE_BITS_ROWS = 1000
+_SMALL_DATA_FREE_BITS = 1.0
 
 
 class VAEGenerator(GenerativeMixin, BaseAutoencoder):
@@ -42,11 +47,14 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         tabular data in mixed units; ``"global"`` centres each feature and
         divides all of them by one scale (the root mean feature variance),
         for features that share their units, such as pixels; ``"auto"`` is
-        ``"global"`` when ``input_shape`` is given or no feature's range
-        (max - min) exceeds 10 times the median range, else ``"feature"``.
+        ``"global"`` when ``input_shape`` is given or the features share one
+        unit, as pixels do (the median range, max - min, of the non-constant
+        features covers at least half the range of all the values of ``X``),
+        else ``"feature"``: tables in mixed units, or with features of far
+        smaller or larger ranges than the others, get per-feature scaling.
         Fixed by the first fit (the first chunk of ``partial_fit``) and kept
-        by warm starts; reconstructions, losses and scores stay in the units
-        of ``X``.
+        by warm starts.  Reconstructions and scores are in the units of
+        ``X``; ``loss_curve_`` says in which units the training losses are.
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         The decoder's distribution ``p(x|z)``.  ``"gaussian"``: independent
         normals around the decoder's output with variance
@@ -64,12 +72,30 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         0 uses ``beta`` from the start.  Counted in epochs since the network
         was built, so ``partial_fit`` and ``warm_start`` continue the ramp.
         Early stopping always monitors the loss with the full ``beta``.
-    observation_variance : "learned" or float, default="learned"
+    free_bits : float or "auto", default="auto"
+        Nats of KL per latent dimension that cost nothing (free bits,
+        Kingma et al., 2016): a dimension whose KL, averaged over the
+        mini-batch, is below ``free_bits`` adds that constant to the loss
+        instead, so the KL term stops pushing a little-used dimension to
+        the prior, which guards against posterior collapse.  0 trains the
+        ELBO.  ``"auto"`` is 1 nat when the first fit has fewer than 1,000
+        rows (small tables, on which the plain ELBO collapses the posterior
+        before the decoder has learned) and 0 otherwise; later
+        ``partial_fit`` and warm-started calls keep it.  Early stopping
+        monitors the same objective.  Not used with ``iwae_samples > 1``.
+    observation_variance : {"learned", "feature", "shared"} or float, \
+default="learned"
         Variance of the Gaussian likelihood in the (squared) units of ``X``.
-        ``"learned"`` fits it: one scalar shared by all features (a
-        per-feature variance can shrink without bound on constant features,
-        such as image borders), initialised at the data's mean feature
-        variance.  Ignored by ``likelihood="bernoulli"``.
+        ``"feature"`` learns one variance per feature, so that each feature
+        gets noise on its own scale (kept above 1/1000 of its variance in
+        the network's units, so that a feature the decoder predicts exactly
+        cannot shrink it without bound); ``"shared"`` learns one for all
+        features; ``"learned"`` is ``"feature"`` for data scaled feature by
+        feature (``scaling_="feature"``: tables) and ``"shared"`` for data
+        sharing one scale (``scaling_="global"``: pixels, whose constant
+        borders would drive per-feature variances to that floor).  Learned
+        variances start at each feature's variance in the network's units.
+        A float fixes it.  Ignored by ``likelihood="bernoulli"``.
     conditional : bool, default=False
         If True, ``fit(X, y)`` learns ``p(x | z, y)`` for the class labels
         ``y`` (required): the decoder and the posterior ``q(z | x, y)`` read
@@ -82,8 +108,9 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
     sampler : {"mixture", "prior"}, default="mixture"
         Where :meth:`sample` draws codes from.  ``"mixture"``: a
         full-covariance Gaussian mixture (at most 20 components, one per 20
-        rows) fitted at the end of each fit to the codes of its training
-        rows (20,000 at most), the aggregated posterior of two-stage VAEs;
+        rows) fitted at the end of each fit to one posterior draw of each of
+        its training rows (20,000 at most), the aggregated posterior of
+        two-stage VAEs;
         ``partial_fit`` fits it to the codes of its own chunk.  A conditional
         model fits one per class, to the codes ``q(z | x, y)`` of its rows,
         so that code and label agree (fewer than 2 rows: the prior).
@@ -103,11 +130,13 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         monitors the same bound.
     weight_decay : float, default=1e-4
         Decoupled weight decay of the optimizer.
-    batch_size : int or "auto", default=64
+    batch_size : int or "auto", default="auto"
         Mini-batch size (capped at the number of training samples; a last
         batch of a single row is merged into the one before it).  ``"auto"``
         is 32 for the convolutional autoencoder, 128 for the fully connected
-        one and 64 for the VAE with either network.
+        one and 64 for the VAE with either network, each lowered on small
+        data so that an epoch takes at least 8 steps (to no fewer than 16
+        rows a batch): 16 rows for a table of 150 rows.
     learning_rate : float, default=5e-4
         Initial learning rate.
     learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
@@ -193,8 +222,9 @@ default="plateau"
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit` (string column names only).
     loss_curve_ : list of float
-        Training loss per epoch: the negative ELBO per sample in nats, with
-        the KL term weighted by ``beta`` (and the warm-up).
+        Training loss per epoch: the negative ELBO per sample in nats of
+        the density of ``X`` in its own units (see Notes), with the KL term
+        weighted by ``beta`` (and the warm-up).
     reconstruction_loss_curve_ : list of float
         Its reconstruction part ``-E_q[log p(x|z)]`` per epoch, in nats.
     kl_loss_curve_ : list of float
@@ -244,9 +274,10 @@ default="plateau"
 
     *Defaults.*  The network is the autoencoder's; ``n_components=16``
     (unused latent dimensions cost little, as the KL term switches them
-    off), ``batch_size=64``, ``learning_rate=5e-4`` and
-    ``n_iter_no_change=20`` (the ELBO's gradient and validation value are
-    noisy: smaller steps, more patience) differ from it.
+    off; it may exceed ``n_features_in_``), a ``"auto"`` batch of 64 rows,
+    ``learning_rate=5e-4`` and ``n_iter_no_change=20`` (the ELBO's
+    gradient and validation value are noisy: smaller steps, more patience)
+    differ from it.
 
     *Randomness.*  ``random_state`` also fixes the noise of
     :meth:`score_samples` and the stream that :meth:`sample` draws from when
@@ -257,8 +288,8 @@ default="plateau"
 
     A fit ends with a ``UserWarning`` when the posterior has collapsed: when
     every latent dimension carries less than 0.01 nats of KL on average over
-    the training data, the decoder ignores the code (lower ``beta`` or use
-    ``kl_warmup``).
+    the training data, the decoder ignores the code (lower ``beta``, or use
+    ``free_bits`` or ``kl_warmup``).
 
     References
     ----------
@@ -284,14 +315,18 @@ default="plateau"
     _output_param = "likelihood"
     _fitted_state = (*BaseAutoencoder._fitted_state, "reconstruction_loss_curve_",
                      "kl_loss_curve_", "classes_", "_class_counts", "_fit_dtype", "_mixture",
-                     "_n_importance_samples", "_sample_rng_state")
+                     "_n_importance_samples", "_sample_rng_state", "_auto_free_bits")
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
-        "observation_variance": [StrOptions({"learned"}), Interval(Real, 0, None, closed="neither")],
+        "free_bits": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "observation_variance": [
+            StrOptions({"learned", "feature", "shared"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "iwae_samples": [Interval(Integral, 1, None, closed="left")],
         "conditional": ["boolean"],
@@ -308,13 +343,14 @@ default="plateau"
         likelihood="gaussian",
         beta=1.0,
         kl_warmup=0,
+        free_bits="auto",
         observation_variance="learned",
         conditional=False,
         sampler="mixture",
         n_importance_samples=1,
         iwae_samples=1,
         weight_decay=1e-4,
-        batch_size=64,
+        batch_size="auto",
         learning_rate=5e-4,
         learning_rate_schedule="plateau",
         optimizer="adam",
@@ -343,6 +379,7 @@ default="plateau"
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
+        self.free_bits = free_bits
         self.observation_variance = observation_variance
         self.conditional = conditional
         self.sampler = sampler
@@ -378,11 +415,12 @@ default="plateau"
 
     def _train_loss(self, net, x, generator, epoch):
         warm = min(1.0, (epoch + 1) / self.kl_warmup) if self.kl_warmup > 0 else 1.0
-        loss, rec, kl = net.training_terms(x, generator, self.iwae_samples, self.beta * warm)
+        loss, rec, kl = net.training_terms(x, generator, self.iwae_samples, self.beta * warm,
+                                           self._free_bits())
         return loss.mean(), {"reconstruction": rec.mean().detach(), "kl": kl.mean().detach()}
 
     def _validation_loss(self, net, x, generator):
-        return net.training_terms(x, generator, self.iwae_samples, self.beta)[0]
+        return net.training_terms(x, generator, self.iwae_samples, self.beta, self._free_bits())[0]
 
     def _check_targets(self, X, y, *, fresh, incremental):
         if not self.conditional:
@@ -390,8 +428,22 @@ default="plateau"
         return fit_targets(self, X, y, fresh=fresh, incremental=incremental)
 
     def _update_network(self, net):
-        if self.likelihood == "gaussian" and self.observation_variance != "learned":
+        if self.likelihood == "gaussian" and not isinstance(self.observation_variance, str):
             net.likelihood.set_variance(self.observation_variance)
+
+    def _free_bits(self):
+        """The free bits of this fit: ``free_bits``, with "auto" resolved by the first fit."""
+        if self.free_bits != "auto":
+            return self.free_bits
+        return getattr(self, "_auto_free_bits", 0.0)  # a model fitted before free bits: the ELBO
+
+    def _prepare_network(self, net, X, scaling):
+        small = X.shape[0] < _FREE_BITS_ROWS
+        self._auto_free_bits = _SMALL_DATA_FREE_BITS if small else 0.0
+        if self.likelihood == "gaussian" and self.observation_variance == "learned":
+            # one variance per feature for features scaled one by one (tables);
+            # one for all when they share a scale (pixels, some always blank)
+            net.likelihood.share(scaling == "global")
 
     def _loss_offset(self, net):
         return -float(net.log_jacobian())

@@ -22,30 +22,43 @@ LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def gaussian_kl(mean, logvar):
-    """Per-sample ``KL(N(mean, exp(logvar)) || N(0, I))``, summed over dimensions."""
-    return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1)
+def gaussian_kl(mean, logvar, summed=True):
+    """Per-sample ``KL(N(mean, exp(logvar)) || N(0, I))``, summed over dimensions unless not ``summed``."""
+    kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar)
+    return kl.sum(-1) if summed else kl
+
+
+# A learned observation variance is kept above this fraction of the
+# variance of a standardised feature, so that a feature the decoder predicts
+# exactly (a constant or a binary one) cannot shrink it without bound.
+OBSERVATION_VARIANCE_FLOOR = 1e-3
 
 
 class GaussianLikelihood(nn.Module):
-    """Independent normals around the decoder's output, one variance for all features.
+    """Independent normals around the decoder's output.
 
     Parameters
     ----------
-    variance : "learned" or float
-        ``"learned"``: the log-variance in standardised units is a trained
-        parameter (``logvar``), initialised at 0, i.e. the data's own
-        variance.  A float is a fixed variance in the squared units of the
-        data.
+    variance : {"learned", "feature", "shared"} or float
+        ``"feature"``: one trained log-variance per feature, in standardised
+        units (``logvar``, initialised at 0, i.e. each feature's own
+        variance).  ``"shared"``: one trained log-variance for all features
+        (the mean of ``logvar``, whose entries then move together).  Either
+        is kept above ``log(OBSERVATION_VARIANCE_FLOOR)``.  ``"learned"``:
+        per feature until :meth:`share` says otherwise.  A float is a fixed
+        variance in the squared units of the data.
+    n_features : int, default=1
+        Number of features (the length of ``logvar``).
     """
 
     output = "identity"
 
-    def __init__(self, variance="learned"):
+    def __init__(self, variance="learned", n_features=1):
         super().__init__()
-        self.learned = variance == "learned"
+        self.learned = isinstance(variance, str)
         if self.learned:
-            self.logvar = nn.Parameter(torch.zeros(()))
+            self.logvar = nn.Parameter(torch.zeros(n_features))
+            self.register_buffer("shared", torch.tensor(variance == "shared"))
         else:
             self.register_buffer("data_logvar", torch.tensor(math.log(float(variance))))
 
@@ -53,10 +66,16 @@ class GaussianLikelihood(nn.Module):
         """Set a fixed variance (in data units) of a likelihood that does not learn it."""
         self.data_logvar.fill_(math.log(float(variance)))
 
+    def share(self, shared):
+        """Learn one variance for all features (True) or one per feature (False)."""
+        if self.learned:
+            self.shared.fill_(bool(shared))
+
     def log_variance(self, scale):
         """Per-feature log-variance in standardised units, given the feature scales."""
-        if self.learned:
-            return self.logvar.clamp(LOGVAR_MIN, LOGVAR_MAX).expand(scale.shape)
+        if self.learned:  # tensor operations only, so that the net exports to ONNX
+            logvar = torch.where(self.shared, self.logvar.mean(), self.logvar)
+            return logvar.clamp(math.log(OBSERVATION_VARIANCE_FLOOR), LOGVAR_MAX)
         # a variance v in data units is v / scale**2 in standardised units
         return (self.data_logvar - 2.0 * torch.log(scale)).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
@@ -81,11 +100,11 @@ class BernoulliLikelihood(nn.Module):
         return -F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(-1)
 
 
-def make_likelihood(likelihood, observation_variance):
+def make_likelihood(likelihood, observation_variance, n_features):
     """The likelihood module named by the VAE's parameters."""
     if likelihood == "bernoulli":
         return BernoulliLikelihood()
-    return GaussianLikelihood(observation_variance)
+    return GaussianLikelihood(observation_variance, n_features)
 
 
 class VariationalNet(AutoencoderNet):
@@ -210,11 +229,12 @@ class VariationalNet(AutoencoderNet):
         log_p = self.likelihood.log_prob(out, target, scale)
         return log_p + self.log_jacobian().to(out.dtype) if data_units else log_p
 
-    def elbo_terms(self, rows, generator, *, data_units=True):
+    def elbo_terms(self, rows, generator, *, data_units=True, per_dimension=False):
         """Per-sample ``-log p(x|z)`` at one reparameterised ``z``, and the analytic KL.
 
         ``rows`` are training rows: the features, then the one-hot labels of
-        a conditional model.
+        a conditional model.  With ``per_dimension`` the KL is not summed
+        over the latent dimensions.
         """
         x, labels = self.split(rows)
         mean, logvar = self.posterior(x, labels)
@@ -222,19 +242,27 @@ class VariationalNet(AutoencoderNet):
         z = mean + torch.exp(0.5 * logvar) * eps.to(mean.device, mean.dtype)
         out = self.decode_raw(self.condition(z, labels))
         rec = -self.log_likelihood(out, x, data_units=data_units)
-        return rec, gaussian_kl(mean, logvar)
+        return rec, gaussian_kl(mean, logvar, summed=not per_dimension)
 
-    def training_terms(self, rows, generator, k, kl_weight):
+    def training_terms(self, rows, generator, k, kl_weight, free_bits=0.0):
         """Per-sample training loss, ``-log p(x|z)`` and KL, in standardised units.
 
         The loss is the negative ELBO with the analytic KL weighted by
         ``kl_weight`` for ``k == 1``, else the negative importance-weighted
-        bound of :meth:`iwae_terms`.
+        bound of :meth:`iwae_terms`.  With ``free_bits > 0`` (``k == 1``
+        only), a latent dimension whose KL, averaged over the batch, is
+        below ``free_bits`` nats costs that constant instead (Kingma et al.,
+        2016), so that the KL term does not push a little-used dimension
+        further towards the prior; the returned KL is the true one.
         """
         if k > 1:
             return self.iwae_terms(rows, generator, k, kl_weight, data_units=False)
-        rec, kl = self.elbo_terms(rows, generator, data_units=False)
-        return rec + kl_weight * kl, rec, kl
+        rec, kl_dims = self.elbo_terms(rows, generator, data_units=False, per_dimension=True)
+        kl = kl_dims.sum(-1)
+        if free_bits > 0:
+            free = kl_dims.mean(0, keepdim=True).detach() < free_bits
+            kl_dims = torch.where(free, torch.full_like(kl_dims, free_bits), kl_dims)
+        return rec + kl_weight * kl_dims.sum(-1), rec, kl
 
     def iwae_terms(self, rows, generator, k, kl_weight=1.0, *, data_units=True):
         """Per-sample negative importance-weighted bound with ``k`` reparameterised draws.

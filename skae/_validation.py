@@ -5,6 +5,8 @@ importing them in this module only means a future change of theirs touches
 one file of skae.
 """
 
+import functools
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,8 +16,10 @@ from sklearn.utils._param_validation import (
     Interval,
     Options,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
+from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 # the shape checks of the network builders, re-exported for the estimators
@@ -37,8 +41,11 @@ __all__ = [
     "check_widths",
     "resolve_image_shape",
     "check_unit_interval",
+    "check_numeric_columns",
     "validate_data",
+    "validate_method_params",
     "validate_params",
+    "wrap_like_transform",
 ]
 
 
@@ -118,3 +125,67 @@ def check_unit_interval(X, what):
             f"[{lo:.4g}, {hi:.4g}]. Scale X (e.g. with MinMaxScaler) or use "
             "a Gaussian/MSE reconstruction."
         )
+
+
+def validate_method_params(constraints):
+    """Validate a method's arguments against ``constraints``, like ``validate_params``.
+
+    Errors name the method as ``<class of the instance>.<method>`` (e.g.
+    ``VAEGenerator.sample``), whichever class in the hierarchy defines it.
+    """
+    def decorate(method):
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            params = dict(bound.arguments)
+            params.pop("self")
+            validate_parameter_constraints(
+                constraints, params, caller_name=f"{type(self).__name__}.{method.__name__}"
+            )
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def check_numeric_columns(X, estimator_name):
+    """Raise ``ValueError`` naming the columns of a pandas DataFrame ``X`` that are not numeric.
+
+    Categorical columns whose categories are numbers are accepted (they
+    convert to their values); anything else, such as string categories or
+    text, must be encoded before an autoencoder can read it.
+    """
+    if not (hasattr(X, "columns") and hasattr(getattr(X, "dtypes", None), "items")):
+        return
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype  # X is a DataFrame
+
+    bad = []
+    for column, dtype in X.dtypes.items():
+        values = getattr(dtype, "categories", None)
+        inner = dtype if values is None else values.dtype
+        if not (is_numeric_dtype(inner) or is_bool_dtype(inner)):
+            bad.append(f"{column!r} ({dtype})")
+    if bad:
+        many = len(bad) > 1
+        raise ValueError(
+            f"{estimator_name} needs numeric features, but column{'s' if many else ''} "
+            f"{', '.join(bad)} of X {'are' if many else 'is'} not numeric; encode "
+            "categories first, e.g. with sklearn.preprocessing.OneHotEncoder in a "
+            "ColumnTransformer."
+        )
+
+
+def wrap_like_transform(estimator, X, columns):
+    """``X`` in the container ``set_output(transform=...)`` asks of ``estimator``.
+
+    ``"default"`` returns the array itself; ``"pandas"`` or ``"polars"`` a
+    DataFrame with these ``columns``.
+    """
+    dense = _get_output_config("transform", estimator)["dense"]
+    if dense == "default":
+        return X
+    return ADAPTERS_MANAGER.adapters[dense].create_container(X, None, columns=columns)

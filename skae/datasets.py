@@ -78,6 +78,28 @@ def _read_idx(path, kind):
     return array.reshape(dims[0], -1).copy() if kind == "images" else array.astype(np.int64)
 
 
+def _find_idx_file(directory, name):
+    """The file ``name.gz`` or ``name`` in ``directory``, or one that ends so after a prefix.
+
+    The exact name wins, then its ``.gz``; among prefixed names (``*-name``,
+    ``*_name``, ``*.name``) there must be one, compressed or not.
+    """
+    for exact in (Path(directory, name + ".gz"), Path(directory, name)):
+        if exact.is_file():
+            return exact
+    found = sorted(p for sep in "-_." for ext in (".gz", "")
+                   for p in Path(directory).glob(f"*{sep}{name}{ext}") if p.is_file())
+    gz = [p for p in found if p.suffix == ".gz"]
+    found = gz or found
+    if not found:
+        raise FileNotFoundError(f"No MNIST IDX file {name}.gz or {name} (with or without a "
+                                f"prefix) in {directory}.")
+    if len(found) > 1:
+        raise ValueError(f"Several MNIST IDX files in {directory} end in {name}: "
+                         f"{[p.name for p in found]}; keep one of them in the folder.")
+    return found[0]
+
+
 def load_mnist_idx(directory, *, subset="train"):
     """Load MNIST from the original IDX files, gzip-compressed or not.
 
@@ -88,7 +110,9 @@ def load_mnist_idx(directory, *, subset="train"):
     Parameters
     ----------
     directory : str or path-like
-        Folder with ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``.
+        Folder with ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``,
+        whose names may carry a prefix, as Fashion-MNIST's
+        ``fashion-mnist-train-images-idx3-ubyte.gz`` does.
     subset : {"train", "test"}, default="train"
         Which part to read (``"test"`` reads the ``t10k`` files).
 
@@ -102,8 +126,9 @@ def load_mnist_idx(directory, *, subset="train"):
     Raises
     ------
     ValueError
-        If ``subset`` is invalid or a file has a wrong magic number or size
-        (``FileNotFoundError`` if a file is missing).
+        If ``subset`` is invalid, a file has a wrong magic number or size,
+        or several prefixed files match one name (``FileNotFoundError`` if a
+        file is missing).
     """
     if subset not in ("train", "test"):
         raise ValueError(f"The 'subset' parameter of load_mnist_idx must be a str among "
@@ -111,10 +136,7 @@ def load_mnist_idx(directory, *, subset="train"):
     arrays = []
     for kind, ndim in (("images", 3), ("labels", 1)):
         name = f"{'train' if subset == 'train' else 't10k'}-{kind}-idx{ndim}-ubyte"
-        paths = [p for p in (Path(directory, name + ".gz"), Path(directory, name)) if p.is_file()]
-        if not paths:
-            raise FileNotFoundError(f"No MNIST IDX file {name}.gz or {name} in {directory}.")
-        arrays.append(_read_idx(paths[0], kind))
+        arrays.append(_read_idx(_find_idx_file(directory, name), kind))
     if len(arrays[0]) != len(arrays[1]):
         raise ValueError(f"MNIST IDX files in {directory} disagree for subset={subset!r}: "
                          f"{len(arrays[0])} images but {len(arrays[1])} labels.")
@@ -349,6 +371,15 @@ def load_dataset(name, *, test_size=0.25, random_state=0, labels=None):
     -------
     dataset : Dataset
         ``y_train`` and ``y_test`` are None when there are no labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``name`` reads as a path (a ``.npy``, ``.npz`` or ``.csv``
+        suffix, or a folder in it) and no such file exists.
+    ValueError
+        If ``name`` is neither a known data set nor a path, or the file
+        cannot be read as data.
     """
     key, image_shape, scale, parts = str(name), None, False, None
     if key == "digits":
@@ -382,6 +413,9 @@ def load_dataset(name, *, test_size=0.25, random_state=0, labels=None):
             if y.dtype.kind == "f" and np.all(y == np.round(y)):
                 y = y.astype(np.int64)  # integer class labels stored as floats
         description = f"user file {Path(key).name}, {X.shape[0]} samples x {X.shape[1]} features"
+    elif Path(key).suffix.lower() in (".npy", ".npz", ".csv") or len(Path(key).parts) > 1:
+        raise FileNotFoundError(f"Data file {key!r} not found (from {Path.cwd()}); "
+                                f"pass the path of an existing file or one of {DATASETS}.")
     else:
         raise ValueError(f"Unknown dataset {key!r}: expected one of {DATASETS} or the path of "
                          f"an existing .npy, .npz or .csv file.")

@@ -67,7 +67,7 @@ def _decode(value):
     return value
 
 
-def save_model(estimator, path):
+def save_model(estimator, path, *, overwrite=False):
     """Save a fitted skae estimator as ``path/config.json`` + ``path/weights.pt``.
 
     ``config.json`` holds the class, the parameters and the fitted metadata
@@ -81,12 +81,22 @@ def save_model(estimator, path):
         ``decoder`` modules cannot be written as JSON: save such a model and
         pass the same modules to :func:`load_model`.
     path : str or Path
-        Folder to write (created if needed).
+        Folder to write: created if needed, and refused if it already
+        exists and is not empty, unless ``overwrite=True``.
+    overwrite : bool, default=False
+        Write into an existing, non-empty folder, replacing its
+        ``config.json`` and ``weights.pt`` (other files are left alone).
 
     Returns
     -------
     path : Path
         The folder written.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` is a file, or a non-empty folder and ``overwrite`` is
+        False.  Nothing is written then.
     """
     if not isinstance(estimator, tuple(_CLASSES.values())):
         raise TypeError(f"save_model expects a skae estimator, got {type(estimator).__name__}.")
@@ -121,6 +131,14 @@ def save_model(estimator, path):
         "fitted": fitted,
     }
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file; save_model writes a folder. Pass a new path.")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        what = "a saved model" if (path / "config.json").exists() else "other files"
+        raise FileExistsError(
+            f"{path} already exists and holds {what}; pass overwrite=True to replace "
+            "its config.json and weights.pt, or a new path."
+        )
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in estimator.net_.state_dict().items()}
     torch.save({"state_dict": state, "tensors": tensors}, path / "weights.pt")

@@ -4,6 +4,7 @@ import io
 import pickle
 import subprocess
 import sys
+import warnings
 
 import joblib
 import numpy as np
@@ -65,6 +66,23 @@ def test_pandas_feature_names_and_set_output(small_digits, fast_params):
     assert list(out.columns) == [f"autoencodertransformer{i}" for i in range(3)]
     with pytest.warns(UserWarning, match="feature names"):
         ae.transform(X)
+
+
+def test_overcomplete_code_warns_and_ordered_one_is_refused(small_digits, fast_params):
+    X = small_digits[0][:, :6]
+    with pytest.warns(UserWarning, match=r"n_components=8 is larger than n_features=6: an "
+                                         "overcomplete code"):
+        ae = AutoencoderTransformer(n_components=8, **fast_params).fit(X)
+    assert ae.transform(X).shape == (len(X), 8)  # legitimate: trained as asked
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoencoderTransformer(n_components=6, **fast_params).fit(X)
+    assert not [w for w in caught if "overcomplete" in str(w.message)]
+    ordered = AutoencoderTransformer(n_components=8, ordered=True, **fast_params)
+    with pytest.raises(ValueError, match=r"n_components=8 is larger than n_features=6.*"
+                                         "ordered=False"):
+        ordered.fit(X)
+    assert not hasattr(ordered, "net_")
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])

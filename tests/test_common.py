@@ -19,7 +19,7 @@ ESTIMATORS = [
         scaling="global", max_iter=5, batch_size=16, random_state=0,
     ),
     # Ordered codes, and n_components as a fraction of variance.
-    AutoencoderTransformer(n_components=3, ordered=True, **FAST),
+    AutoencoderTransformer(n_components=2, ordered=True, **FAST),
     AutoencoderTransformer(n_components=0.8, **FAST),
     # Gaussian likelihood with a learned variance (the default).
     VAEGenerator(n_components=2, **FAST),

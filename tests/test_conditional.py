@@ -16,6 +16,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from skae import VAEGenerator
+from skae._generative import posterior_draws
 from skae.persistence import load_model, save_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -210,7 +211,11 @@ def test_custom_decoder_reads_code_and_label(data):
 def test_mixture_sampler_draws_like_the_training_codes(data):
     X, y = data
     est = quiet_fit(cvae(conditional=False, sampler="mixture", max_iter=20), X)
-    codes = est.transform(X)
+    x = torch.as_tensor(X - est.net_.input_shift.numpy(), dtype=torch.float32)  # as inference
+    with torch.no_grad():
+        stats = torch.cat(est.net_.posterior(x), 1)
+    # the codes are one draw of each row's posterior (the aggregated posterior)
+    codes = posterior_draws(stats.double().numpy(), np.random.RandomState(est._seed % 2**32))
     gen = torch.Generator().manual_seed(0)
     _, z, _ = est._draw(gen, 20000, None, None)
     z = z.numpy()
@@ -250,3 +255,9 @@ def test_scores_of_sparse_and_memory_mapped_rows_match_dense(data, fitted, tmp_p
                           for c in fitted.classes_], 1)
     prior = fitted._class_counts / fitted._class_counts.sum()
     np.testing.assert_allclose(dense, np.log((np.exp(per_class) * prior).sum(1)), rtol=1e-10)
+def test_posterior_draws_spread_as_the_posteriors_do():
+    rng = np.random.RandomState(0)
+    stats = np.hstack([np.full((40000, 1), 2.0), np.full((40000, 1), np.log(0.25))])
+    draws = posterior_draws(stats, rng)
+    assert draws.shape == (40000, 1)
+    assert abs(draws.mean() - 2.0) < 0.01 and abs(draws.std() - 0.5) < 0.01

@@ -65,6 +65,20 @@ def test_load_mnist_idx_synthetic(tmp_path, compress):
     assert y.dtype == np.int64 and y.tolist() == [0, 1, 2]
 
 
+@pytest.mark.parametrize("prefix", ["fashion-mnist-", "kmnist_"])
+def test_load_mnist_idx_reads_prefixed_names(tmp_path, prefix):
+    images = _write_mnist(tmp_path)
+    for path in tmp_path.iterdir():
+        path.rename(path.with_name(prefix + path.name))
+    X, y = load_mnist_idx(tmp_path, subset="test")
+    np.testing.assert_array_equal(X, images)
+    assert y.tolist() == [0, 1, 2]
+    # two candidates for one file: refused, naming both
+    (tmp_path / f"other-{prefix}t10k-labels-idx1-ubyte.gz").write_bytes(b"")
+    with pytest.raises(ValueError, match="Several MNIST IDX files.*t10k-labels-idx1-ubyte"):
+        load_mnist_idx(tmp_path, subset="test")
+
+
 def test_load_mnist_idx_corrupt(tmp_path):
     _write_mnist(tmp_path, image_magic=1234)
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz has magic number 1234"):
@@ -271,6 +285,10 @@ def test_unknown_name(tmp_path):
     assert DATASETS == ("digits", "mnist", "mnist5k", "breast_cancer", "wine")
     with pytest.raises(ValueError, match=r"Unknown dataset 'cifar'.*'digits', 'mnist'"):
         load_dataset("cifar")
+    with pytest.raises(FileNotFoundError, match="Data file 'missing.csv' not found"):
+        load_dataset("missing.csv")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_dataset(str(tmp_path / "data" / "x"))
     (tmp_path / "x.txt").write_text("1,2\n")
     with pytest.raises(ValueError, match="Unsupported file type '.txt'"):
         load_dataset(str(tmp_path / "x.txt"))

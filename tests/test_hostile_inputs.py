@@ -54,7 +54,9 @@ DATA_CASES = [
     ("csr-zero-rows", lambda: sp.csr_matrix(np.where(np.arange(40)[:, None] % 3 == 0, 0, BASE)), {}, "ok"),
     ("csc", lambda: sp.csc_matrix(BASE), {}, "ok"),
     ("coo", lambda: sp.coo_matrix(BASE), {}, "ok"),
-    ("pandas-text-column", lambda: pd.DataFrame({"a": BASE[:, 0], "b": ["x"] * 40}), {}, (ValueError, "convert|string")),
+    ("pandas-text-column", lambda: pd.DataFrame({"a": BASE[:, 0], "b": ["x"] * 40}), {}, (ValueError, "column 'b' .* not numeric")),
+    ("pandas-category-column", lambda: pd.DataFrame({"a": BASE[:, 0], "b": pd.Categorical(["x", "y"] * 20)}), {}, (ValueError, r"column 'b' \(category\) of X is not numeric")),
+    ("pandas-numeric-categories", lambda: pd.DataFrame(BASE).astype({5: "category"}), {}, "ok"),
     ("constant-feature", lambda: np.column_stack([BASE, np.full(40, 3.0)]), {}, "ok"),
     ("all-constant", lambda: np.ones((40, 6)), {}, "ok"),
     ("batch-larger-than-n", lambda: BASE, {"batch_size": 1000}, "ok"),
@@ -185,5 +187,6 @@ def test_sample_rejects_bad_counts(n_samples):
     samplers = [c for c in ESTIMATORS if hasattr(c, "sample")]
     assert samplers, "a generative estimator is exported"
     est = samplers[0](n_components=2, **FAST).fit(BASE)
-    with pytest.raises((ValueError, TypeError), match="n_samples"):
+    with pytest.raises((ValueError, TypeError), match="n_samples") as info:
         est.sample(n_samples)
+    assert f"{samplers[0].__name__}.sample" in str(info.value)  # the public name

@@ -1,6 +1,8 @@
 """Ordered codes, n_components as a fraction of variance, explained_variance_ratio_."""
 
 
+import re
+
 import numpy as np
 import pytest
 from conftest import quiet_fit
@@ -21,6 +23,18 @@ def prefix_errors(est, X, ks):
         padded = np.hstack([Z[:, :k], np.zeros((len(X), Z.shape[1] - k))])
         errors.append(((X - est.inverse_transform(padded)) ** 2).sum(1).mean())
     return errors
+
+
+def held_out_pca_r2(X, k, folds=5):
+    """R² of PCA(k) on held-out rows: fitted on the other folds (rows i % folds)."""
+    X = (X - X.mean(0)) / np.sqrt(X.var(0).mean())  # one scale, as for pixels
+    sse = sst = 0.0
+    for fold in range(folds):
+        test, train = X[np.arange(len(X)) % folds == fold], X[np.arange(len(X)) % folds != fold]
+        pca = PCA(k, svd_solver="full").fit(train)
+        sse += ((test - pca.inverse_transform(pca.transform(test))) ** 2).sum()
+        sst += ((test - train.mean(0)) ** 2).sum()
+    return 1 - sse / sst
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +74,9 @@ def test_fraction_keeps_the_smallest_prefix_that_reaches_it(digits, one_torch_th
     X = digits[0][:1200]
     est = quiet_fit(AutoencoderTransformer(0.7, **FAST), X)
     width = est._spec.n_components
-    assert width == PCA(0.7, svd_solver="full").fit(X).n_components_
+    # as wide as PCA needs to reach the fraction on held-out rows (5-fold)
+    assert held_out_pca_r2(X, width) >= 0.7 > held_out_pca_r2(X, width - 1)
+    assert width >= PCA(0.7, svd_solver="full").fit(X).n_components_
     k = est.n_components_
     cum = np.cumsum(est.explained_variance_ratio_)
     assert len(cum) == k and cum[-1] >= 0.7 and (k == 1 or cum[-2] < 0.7)
@@ -121,3 +137,21 @@ def test_code_penalty_adds_to_the_ordered_objective(digits):
         expected = (FULL_CODE_WEIGHT * r["reconstruction"] + r["prefix_reconstruction"]
                     + 0.1 * r["code_penalty"])
         assert r["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("params, ceiling", [
+    ({"max_iter": 2}, r"training is the ceiling.*noise_level=0.5.*max_iter=2 epochs: pass a "
+                      "larger max_iter"),
+    ({"validation_fraction": 0.02, "hidden_layer_sizes": (8,), "max_iter": 2},
+     r"the width, chosen by cross-validated PCA, is the ceiling\. Pass an int n_components > "
+     r"\d+ \(up to n_features=64\)"),
+])
+def test_a_missed_fraction_names_its_ceiling_and_the_parameter_to_move(digits, params, ceiling):
+    X = digits[0][:600]
+    est = AutoencoderTransformer(0.97, random_state=0, **{"hidden_layer_sizes": (16,), **params})
+    with pytest.warns(UserWarning, match="reconstructs -?0\\.\\d+ of the held-out variance, less "
+                                         "than n_components=0.97; keeping all") as record:
+        est.fit(X)
+    message = " ".join(str(w.message) for w in record if "ordered code" in str(w.message))
+    assert re.search(ceiling, message), message
+    assert "pass" in message.split("PCA with as many components")[1].lower()

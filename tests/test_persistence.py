@@ -133,3 +133,20 @@ def test_every_fitted_attribute_is_declared_for_saving(small_digits, make, parti
     kept = {"net_", "_spec", "_optimizer_state"}  # written as weights and network config
     undeclared = set(vars(est)) - params - kept - set(type(est)._fitted_state)
     assert not undeclared, f"add {sorted(undeclared)} to {type(est).__name__}._fitted_state"
+def test_save_model_refuses_to_overwrite_unless_asked(fitted, small_digits, tmp_path):
+    first = save_model(fitted, tmp_path / "m")
+    before = (first / "weights.pt").read_bytes()
+    other = AutoencoderTransformer(n_components=3, hidden_layer_sizes=(8,), max_iter=2,
+                                   random_state=1).fit(small_digits[0])
+    with pytest.raises(FileExistsError, match="holds a saved model; pass overwrite=True"):
+        save_model(other, first)
+    assert (first / "weights.pt").read_bytes() == before  # nothing written
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds other files"):
+        save_model(other, tmp_path / "notes")
+    save_model(other, first, overwrite=True)
+    assert load_model(first).n_components_ == 3
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file"):
+        save_model(other, tmp_path / "file", overwrite=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from conftest import quiet_fit
-from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -47,6 +47,47 @@ def test_scaling_choice_for_pixels_and_mixed_units(digits):
     assert mode == "global" and np.ptp(scale) == 0
 
 
+@pytest.mark.parametrize("table", [load_iris, load_wine, load_breast_cancer, load_diabetes])
+def test_auto_scaling_scales_raw_tables_feature_by_feature(table):
+    # A feature of far *smaller* range than the others (diabetes' binary "sex",
+    # range 1 beside a median of 63) calls for per-feature scaling as much as
+    # one of far larger range does; a table of one unit at other offsets too.
+    X = table(return_X_y=True, **({"scaled": False} if table is load_diabetes else {}))[0]
+    assert data_scaling(X, "auto")[2] == "feature"
+    assert data_scaling(X * 1e4, "auto")[2] == "feature"
+    rng = np.random.RandomState(0)
+    pixels = rng.rand(50, 20) * 0.1
+    pixels[:, :15] = rng.rand(50, 15)  # most features span the whole scale, a few faint
+    assert data_scaling(pixels * 255, "auto")[2] == "global"
+
+
+def test_a_small_range_feature_of_a_raw_table_is_reconstructed(one_torch_thread):
+    X, _ = load_diabetes(return_X_y=True, scaled=False)
+    ae = quiet_fit(AutoencoderTransformer(n_components=4, hidden_layer_sizes=(64,),
+                                          max_iter=60, random_state=0), X)
+    assert ae.scaling_ == "feature"
+    r2 = per_feature_r2(X, ae.inverse_transform(ae.transform(X)), X.mean(0))
+    assert r2[1] > 0.3, r2  # "sex", range 1, beside features of range 63 to 300
+
+
+def test_scaled_scores_weigh_features_as_the_network_does(one_torch_thread):
+    X, y = load_wine(return_X_y=True)
+    ae = quiet_fit(AutoencoderTransformer(n_components=2, hidden_layer_sizes=(32,),
+                                          max_iter=40, random_state=0), X[y == 0])
+    errors = (X - ae.inverse_transform(ae.transform(X))) ** 2
+    np.testing.assert_allclose(ae.score_samples(X), -errors.sum(1), rtol=1e-4)
+    scale = ae.net_.scale.double().numpy()
+    scaled = ae.score_samples(X, units="scaled")
+    np.testing.assert_allclose(scaled, -(errors / scale**2).sum(1), rtol=1e-4)
+    # in data units one feature (proline, in the hundreds) makes nearly all of
+    # every score; scaled, no feature makes most of a typical score
+    assert np.median(errors.max(1) / errors.sum(1)) > 0.9
+    scaled_errors = errors / scale**2
+    assert np.median(scaled_errors.max(1) / scaled_errors.sum(1)) < 0.5
+    with pytest.raises(ValueError, match="'units' parameter of AutoencoderTransformer"):
+        ae.score_samples(X, units="raw")
+
+
 @pytest.mark.parametrize("factor", [1e-13, 1e-25, 1e20])
 def test_any_scale_fits_as_well_as_unit_scale(factor, one_torch_thread):
     rng = np.random.RandomState(0)
@@ -67,7 +108,7 @@ def test_any_scale_fits_as_well_as_unit_scale(factor, one_torch_thread):
 def test_vae_stopping_does_not_depend_on_units(factor, digits, one_torch_thread):
     X = digits[0][:600]
     params = dict(n_components=4, hidden_layer_sizes=(32,), max_iter=60, n_iter_no_change=3,
-                  tol=1e-3, random_state=0)
+                  tol=1e-3, free_bits=0.0, random_state=0)
     a = quiet_fit(VAEGenerator(**params), X)
     b = quiet_fit(VAEGenerator(**params), X * factor)
     assert a.n_iter_ < params["max_iter"]  # it did stop early

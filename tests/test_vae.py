@@ -32,7 +32,8 @@ def digits():
 
 def small_vae(**params):
     params = {"n_components": 4, "hidden_layer_sizes": (32,), "max_iter": 15,
-              "batch_size": 64, "learning_rate": 1e-3, "random_state": 0, **params}
+              "batch_size": 64, "learning_rate": 1e-3, "free_bits": 0.0, "random_state": 0,
+              **params}  # free_bits=0: the ELBO, which the tests compute by hand
     return VAEGenerator(**params)
 
 
@@ -143,7 +144,8 @@ def test_sample_add_noise(gaussian_vae, bernoulli_vae):
     noisy = gaussian_vae.sample(2000, random_state=0, add_noise=True)
     clean = gaussian_vae.sample(2000, random_state=0)
     net = gaussian_vae.net_
-    expected_var = float(torch.exp(net.likelihood.logvar.detach())) * net.scale.numpy() ** 2
+    expected_var = (torch.exp(net.likelihood.log_variance(net.scale)).detach().numpy()
+                    * net.scale.numpy() ** 2)
     np.testing.assert_allclose((noisy - clean).var(0), expected_var, rtol=0.2)
 
 
@@ -233,7 +235,8 @@ def _hand_log_px_given_mean(vae, X):
     else:
         net = vae.net_
         if vae.observation_variance == "learned":  # stored in standardised units
-            var = math.exp(float(net.likelihood.logvar.detach())) * net.scale.numpy() ** 2
+            var = (torch.exp(net.likelihood.log_variance(net.scale)).detach().numpy()
+                   * net.scale.numpy() ** 2)
         else:
             var = vae.observation_variance
         log_lik = stats.norm.logpdf(X, loc=x_hat, scale=np.sqrt(var)).sum(1)
@@ -300,7 +303,59 @@ def test_fitted_curves_and_learned_variance(gaussian_vae):
     assert np.isfinite(vae.best_loss_)
     names = dict(vae.net_.named_parameters())
     assert "likelihood.logvar" in names  # the learned variance is a trained parameter
-    assert float(names["likelihood.logvar"].detach()) != 0.0
+    assert (names["likelihood.logvar"].detach() != 0.0).all()
+    # pixels share one scale, so they share one learned variance
+    assert vae.scaling_ == "global" and bool(vae.net_.likelihood.shared)
+
+
+def test_learned_variance_is_per_feature_on_tables():
+    from sklearn.datasets import load_diabetes
+
+    X = load_diabetes(scaled=False).data
+    vae = quiet_fit(small_vae(max_iter=30), X)
+    net = vae.net_
+    assert vae.scaling_ == "feature" and not bool(net.likelihood.shared)
+    std = net.noise_std().detach().numpy()
+    # "sex" (two values, range 1) gets noise on its own scale, not the others'
+    assert (std < 1.1 * X.std(0)).all(), std / X.std(0)
+    samples = vae.sample(2000, random_state=0, add_noise=True)
+    ratios = samples.std(0) / X.std(0)
+    assert (ratios > 0.7).all() and (ratios < 1.3).all(), ratios
+    # each feature's variance is its own parameter, floored
+    shared = quiet_fit(small_vae(max_iter=30, observation_variance="shared"), X)
+    assert bool(shared.net_.likelihood.shared)
+    assert np.ptp(shared.net_.likelihood.log_variance(shared.net_.scale).detach().numpy()) == 0
+    assert np.ptp(net.likelihood.log_variance(net.scale).detach().numpy()) > 0
+    with pytest.raises(ValueError, match="observation_variance"):
+        shared.set_params(warm_start=True, observation_variance="feature").fit(X)
+
+
+def test_readme_names_the_autoencoder_parameters_the_vae_lacks():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("`VAEGenerator` shares")
+    sentence = readme[start:readme.index("\n\n", start)]
+    lacking = set(AutoencoderTransformer().get_params()) - set(VAEGenerator().get_params())
+    assert lacking and "every parameter" not in sentence
+    for name in sorted(lacking):
+        assert f"`{name}`" in sentence, name
+        with pytest.raises(TypeError, match=name):
+            VAEGenerator(**{name: None})
+
+
+def test_autoencoder_losses_are_in_scaled_units_scores_in_data_units(digits):
+    X = digits[0][:400] * 100.0  # one shared scale, far from 1
+    ae = quiet_fit(AutoencoderTransformer(n_components=4, hidden_layer_sizes=(32,), noise=None,
+                                          validation_fraction=0, max_iter=20, random_state=0), X)
+    scale = float(ae.net_.scale[0])
+    assert ae.scaling_ == "global" and scale > 10
+    error = -ae.score(X)  # squared error per sample, in the units of X
+    assert 0.5 < error / scale**2 / ae.best_loss_ < 2
+    assert error / ae.best_loss_ > 100
+    doc = " ".join(AutoencoderTransformer.__doc__.split())
+    assert "losses and scores stay in the units of ``X``" not in doc
+    assert "Training loss per epoch, in the scaled units the network works in" in doc
 
 
 def test_kl_warmup_ramps_the_kl_weight(digits):
@@ -363,3 +418,31 @@ def test_posterior_collapse_warning(digits):
 def test_divergence_raises(digits):
     with pytest.raises(TrainingDivergedError, match="diverged"):
         quiet_fit(small_vae(learning_rate=1e6, max_iter=20), digits[0][:300] * 100)
+
+
+def test_defaults_do_not_collapse_on_a_small_table(one_torch_thread):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    vae = VAEGenerator(n_components=2, conditional=True, max_iter=40, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "Posterior collapse"
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        vae.fit(X, y)
+    assert vae._free_bits() == 1.0  # "auto" on 150 rows
+    samples = vae.sample(100, random_state=0, y=0)
+    spread = samples.std(0) / X[y == 0].std(0)
+    assert spread.mean() > 0.3, spread  # not one row drawn again and again
+
+
+def test_free_bits_charge_a_little_used_dimension_a_constant():
+    net = small_vae()._describe(5, 3).build(torch.Generator().manual_seed(0))
+    rows = torch.randn(32, 5)
+    plain = net.training_terms(rows, torch.Generator().manual_seed(0), 1, 1.0)
+    free = net.training_terms(rows, torch.Generator().manual_seed(0), 1, 1.0, free_bits=50.0)
+    # a fresh posterior is near the prior: every dimension is under 50 nats
+    np.testing.assert_allclose(free[0].detach(), plain[1].detach() + 3 * 50.0, rtol=1e-6)
+    np.testing.assert_allclose(free[2].detach(), plain[2].detach())  # the true KL
+    assert VAEGenerator(max_iter=1).set_params(free_bits="auto").get_params()["free_bits"] == "auto"
+    big = quiet_fit(small_vae(max_iter=1, free_bits="auto"), np.random.RandomState(0).rand(1000, 4))
+    assert big._free_bits() == 0.0  # "auto" on 1,000 rows and more: the ELBO
