@@ -376,7 +376,7 @@ default="plateau"
     def _train_loss(self, net, x, generator, epoch):
         warm = min(1.0, (epoch + 1) / self.kl_warmup) if self.kl_warmup > 0 else 1.0
         loss, rec, kl = net.training_terms(x, generator, self.iwae_samples, self.beta * warm)
-        return loss.mean(), {"reconstruction": rec.mean().detach(), "kl": kl.mean().detach()}
+        return loss, {"reconstruction": rec.mean().detach(), "kl": kl.mean().detach()}
 
     def _validation_loss(self, net, x, generator):
         return net.training_terms(x, generator, self.iwae_samples, self.beta)[0]

@@ -1,0 +1,149 @@
+"""Outlier scores of fitted skae estimators, row by row and feature by feature.
+
+A scorer is fitted to a fitted estimator and data; its ``row_scores`` are
+higher for more normal rows and its ``feature_scores`` split each row's
+score over the features (rows sum to the score, up to rounding).  Scores are
+deterministic and the same for a row whatever rows it is batched with (see
+:func:`skae._data.map_rows`).
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._generative import GenerativeMixin
+
+
+def make_scorer(estimator, X_fit, X_held_out):
+    """The scorer of a fitted estimator: its likelihood for a VAE, else its reconstruction."""
+    if isinstance(estimator, GenerativeMixin):
+        return LikelihoodScorer(estimator)
+    return ReconstructionScorer(estimator, X_fit, X_held_out)
+
+
+class ReconstructionScorer:
+    """``-(SPE / spe_scale + T2 / t2_scale)``: off the model's manifold, or far out on it.
+
+    ``SPE = sum_j ((x_j - x_hat_j) / s_j)^2`` is the squared reconstruction
+    error in the network's standardised units (``s_j`` the network's
+    feature scales), large for rows the autoencoder cannot reconstruct;
+    ``T2 = (z - m)' P (z - m)`` is the Mahalanobis distance of the row's code
+    ``z`` to the codes of the training rows (mean ``m``, ``P`` the
+    pseudo-inverse of their covariance), large for rows that the network
+    reconstructs but whose code is unusual.  Each statistic is divided by
+    its median over the held-out rows, so a typical normal row scores about
+    -2 with both weighing the same: the combined index of the two statistics
+    of principal-component process monitoring (Yue and Qin, 2001), with the
+    autoencoder in place of the PCA.
+    """
+
+    def __init__(self, estimator, X_fit, X_held_out):
+        self.estimator = estimator
+        codes = estimator.transform(X_fit).astype(np.float64)
+        self.code_mean = codes.mean(0)
+        cov = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else np.eye(
+            codes.shape[1])
+        self.code_precision = np.linalg.pinv(cov, hermitian=True)
+        self.spe_scale = self.t2_scale = 1.0
+        spe, t2 = self.statistics(X_held_out)
+        self.spe_scale = _positive(np.median(spe))
+        self.t2_scale = _positive(np.median(t2))
+
+    def statistics(self, X):
+        """``(SPE, T2)`` of each row, as float64 arrays of shape (n_samples,)."""
+        spe = -self._error_terms(X).sum(1)
+        return spe, self._t2(X)
+
+    def _t2(self, X):
+        centred = self.estimator.transform(X).astype(np.float64) - self.code_mean
+        # row by row in a fixed order (no matrix product, whose blocking depends
+        # on the number of rows), so that a row's score does not depend on its batch
+        projected = np.zeros_like(centred)
+        for j, row in enumerate(self.code_precision):
+            projected += centred[:, j:j + 1] * row
+        return (projected * centred).sum(1)
+
+    def row_scores(self, X):
+        spe, t2 = self.statistics(X)
+        return -(spe / self.spe_scale + t2 / self.t2_scale)
+
+    def feature_scores(self, X):
+        """Each feature's part of the score.
+
+        Feature ``j`` gets its squared error ``((x_j - x_hat_j) / s_j)^2 /
+        spe_scale`` and the share of ``T2 / t2_scale`` that its reconstructed
+        value's distance to the feature's mean, in standardised units, takes
+        of the reconstruction's (a row far out on the manifold is explained
+        by the features in which its reconstruction is extreme).
+        """
+        errors = self._error_terms(X) / self.spe_scale
+        reach = self._reach(X)
+        total = reach.sum(1, keepdims=True)
+        n_features = reach.shape[1]
+        share = np.divide(reach, total, out=np.full_like(reach, 1.0 / n_features),
+                          where=total > 0)
+        return errors - share * (self._t2(X) / self.t2_scale)[:, None]
+
+    def _error_terms(self, X):
+        """``-((x - x_hat) / s)^2`` per feature."""
+        est = self.estimator
+        net = est.net_
+        k, width = est.n_components_, est._spec.n_components
+
+        def terms(x):
+            code = net.encode(x)
+            if k < width:  # an ordered code's trailing components are zero, as in training
+                code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
+            return ((net.decode(code) - x) / net.scale).double().square().neg_()
+
+        return est._map_rows(X, terms, est.n_features_in_, np.float64)
+
+    def _reach(self, X):
+        """``((x_hat - mean) / s)^2`` per feature: how extreme the reconstruction is."""
+        est = self.estimator
+        codes = est.transform(X)
+        recon = est.inverse_transform(codes).astype(np.float64)
+        net = est.net_
+        mean = net.mean.double().cpu().numpy()
+        scale = net.scale.double().cpu().numpy()
+        return np.square((recon - mean) / scale)
+
+
+class LikelihoodScorer:
+    """A :class:`~skae.VAEGenerator`'s estimated log-likelihood ``log p(x)``.
+
+    Feature ``j`` gets the part of ``log p(x | z)`` at the posterior mean
+    that depends on ``x_j`` (``-(x_j - mu_j)^2 / (2 sigma^2)`` in standardised
+    units for a Gaussian likelihood, ``log p(x_j | logit_j)`` for a Bernoulli
+    one); the rest of the row's score (constants of the density, the code's
+    prior and the gap to the importance-weighted estimate) belongs to no one
+    feature and is shared equally.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def row_scores(self, X):
+        return self.estimator.score_samples(X)
+
+    def feature_scores(self, X):
+        est = self.estimator
+        net = est.net_
+
+        def terms(x):
+            mean, _ = net.posterior(x)
+            out = net.decode_raw(mean).double()
+            if net.output == "sigmoid":
+                return -F.binary_cross_entropy_with_logits(out, x.double(), reduction="none")
+            logvar = net.likelihood.log_variance(net.scale).double()
+            target = net.standardise(x).double()
+            return -0.5 * (target - out).square() * torch.exp(-logvar)
+
+        parts = est._map_rows(X, terms, est.n_features_in_, np.float64)
+        rest = self.row_scores(X) - parts.sum(1)
+        return parts + (rest / parts.shape[1])[:, None]
+
+
+def _positive(value):
+    """A statistic's scale: its median, or 1 when that is zero (a perfect fit)."""
+    return float(value) if value > 0 else 1.0
