@@ -86,7 +86,7 @@ class PCAError:
     def __init__(self, n_components):
         self.n_components = n_components
 
-    def fit(self, X):
+    def fit(self, X, y=None):
         self.pca_ = PCA(self.n_components, random_state=SEED).fit(X)
         return self
 
@@ -139,6 +139,9 @@ def methods(kind, n_components, *, trim_fraction=None, use_pyod=True, wide=None)
         out[f"skae AE ({wide} comp.)"] = lambda: skae_detector(n_components=wide)
     if trim_fraction:
         out["skae AE trimmed"] = lambda: skae_detector(trim_fraction)
+    if wide and trim_fraction:
+        out[f"skae AE ({wide} comp.) trimmed"] = lambda: skae_detector(trim_fraction,
+                                                                      n_components=wide)
     out["skae VAE"] = skae_vae
     out["IsolationForest"] = lambda: IsolationForest(random_state=SEED)
     if kind == "novelty":
@@ -272,10 +275,12 @@ def main():
         summaries["one-class MNIST-5k"] = res
         print_cases("one-class MNIST-5k", res)
     if "mnist-contaminated" in sets:
+        wide = f"skae AE ({WIDE_CODE} comp.)"
         res = run_set(f"MNIST-5k, training rows {MNIST_CONTAMINATION:.0%} contaminated",
                       one_class_mnist(digits, MNIST_CONTAMINATION), "novelty",
-                      use_pyod=False, trimmed=True,
-                      only={"skae AE", "skae AE trimmed", "IsolationForest"}, exclude=exclude)
+                      use_pyod=False, trimmed=True, wide=WIDE_CODE, exclude=exclude,
+                      only={"skae AE", "skae AE trimmed", wide, f"{wide} trimmed",
+                            "IsolationForest"})
         summaries[f"MNIST-5k, {MNIST_CONTAMINATION:.0%} contaminated training"] = res
         print_cases("contaminated MNIST-5k", res)
     table_digits = digits[:1] if args.quick else digits

@@ -13,6 +13,12 @@ import torch.nn.functional as F
 
 from ._generative import GenerativeMixin
 
+# The control limit of each statistic is Tukey's upper fence of its held-out
+# values, Q3 + this many interquartile ranges: a high quantile (about the
+# 95th to 99th percentile of the statistics' skewed distributions) that a
+# minority of outliers among the held-out rows barely moves.
+_FENCE_FACTOR = 1.5
+
 
 def make_scorer(estimator, X_fit, X_held_out):
     """The scorer of a fitted estimator: its likelihood for a VAE, else its reconstruction."""
@@ -22,7 +28,7 @@ def make_scorer(estimator, X_fit, X_held_out):
 
 
 class ReconstructionScorer:
-    """``-(SPE / spe_scale + T2 / t2_scale)``: off the model's manifold, or far out on it.
+    """``-max(SPE / SPE_limit, T2 / T2_limit)``: off the model's manifold, or far out on it.
 
     ``SPE = sum_j ((x_j - x_hat_j) / s_j)^2`` is the squared reconstruction
     error in the network's standardised units (``s_j`` the network's
@@ -31,9 +37,9 @@ class ReconstructionScorer:
     ``z`` to the codes of the training rows (mean ``m``, ``P`` the
     pseudo-inverse of their covariance), large for rows that the network
     reconstructs but whose code is unusual.  Each statistic is divided by
-    its median over the held-out rows, so a typical normal row scores about
-    -2 with both weighing the same: the combined index of the two statistics
-    of principal-component process monitoring (Yue and Qin, 2001), with the
+    its control limit, Tukey's upper fence ``Q3 + 1.5 IQR`` of its values
+    over the held-out rows, and the larger ratio counts: as in principal-component process monitoring, a
+    row is anomalous when either statistic is beyond its limit, with the
     autoencoder in place of the PCA.
     """
 
@@ -44,10 +50,9 @@ class ReconstructionScorer:
         cov = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else np.eye(
             codes.shape[1])
         self.code_precision = np.linalg.pinv(cov, hermitian=True)
-        self.spe_scale = self.t2_scale = 1.0
         spe, t2 = self.statistics(X_held_out)
-        self.spe_scale = _positive(np.median(spe))
-        self.t2_scale = _positive(np.median(t2))
+        self.spe_limit = _upper_fence(spe)
+        self.t2_limit = _upper_fence(t2)
 
     def statistics(self, X):
         """``(SPE, T2)`` of each row, as float64 arrays of shape (n_samples,)."""
@@ -65,24 +70,26 @@ class ReconstructionScorer:
 
     def row_scores(self, X):
         spe, t2 = self.statistics(X)
-        return -(spe / self.spe_scale + t2 / self.t2_scale)
+        return -np.maximum(spe / self.spe_limit, t2 / self.t2_limit)
 
     def feature_scores(self, X):
         """Each feature's part of the score.
 
-        Feature ``j`` gets its squared error ``((x_j - x_hat_j) / s_j)^2 /
-        spe_scale`` and the share of ``T2 / t2_scale`` that its reconstructed
-        value's distance to the feature's mean, in standardised units, takes
+        Where ``SPE`` sets the score, feature ``j`` gets its squared error
+        ``-((x_j - x_hat_j) / s_j)^2 / SPE_limit``; where ``T2`` does, it
+        gets the share of ``-T2 / T2_limit`` that its reconstructed value's
+        squared distance to the feature's mean, in standardised units, takes
         of the reconstruction's (a row far out on the manifold is explained
         by the features in which its reconstruction is extreme).
         """
-        errors = self._error_terms(X) / self.spe_scale
+        errors = self._error_terms(X) / self.spe_limit
+        t2 = self._t2(X) / self.t2_limit
         reach = self._reach(X)
         total = reach.sum(1, keepdims=True)
-        n_features = reach.shape[1]
-        share = np.divide(reach, total, out=np.full_like(reach, 1.0 / n_features),
+        share = np.divide(reach, total, out=np.full_like(reach, 1.0 / reach.shape[1]),
                           where=total > 0)
-        return errors - share * (self._t2(X) / self.t2_scale)[:, None]
+        by_code = -errors.sum(1) < t2
+        return np.where(by_code[:, None], -share * t2[:, None], errors)
 
     def _error_terms(self, X):
         """``-((x - x_hat) / s)^2`` per feature."""
@@ -144,6 +151,8 @@ class LikelihoodScorer:
         return parts + (rest / parts.shape[1])[:, None]
 
 
-def _positive(value):
-    """A statistic's scale: its median, or 1 when that is zero (a perfect fit)."""
-    return float(value) if value > 0 else 1.0
+def _upper_fence(values):
+    """A statistic's control limit: Tukey's upper fence, or 1 when that is zero."""
+    q1, q3 = np.percentile(values, [25.0, 75.0])
+    limit = q3 + _FENCE_FACTOR * (q3 - q1)
+    return float(limit) if limit > 0 else 1.0

@@ -249,7 +249,7 @@ class _Decision(torch.nn.Module):
     """``decision_function`` of a detector around an autoencoder, as a module.
 
     The float32 counterpart of :class:`skae._outlier_scores.ReconstructionScorer`:
-    ``-(SPE / spe_scale + T2 / t2_scale) - offset_``, one column.
+    ``-max(SPE / spe_limit, T2 / t2_limit) - offset_``, one column.
     """
 
     def __init__(self, detector):
@@ -260,7 +260,7 @@ class _Decision(torch.nn.Module):
         self.register_buffer("code_mean", torch.as_tensor(scorer.code_mean, dtype=torch.float32))
         self.register_buffer("precision",
                              torch.as_tensor(scorer.code_precision, dtype=torch.float32))
-        self.spe_scale, self.t2_scale = scorer.spe_scale, scorer.t2_scale
+        self.spe_limit, self.t2_limit = scorer.spe_limit, scorer.t2_limit
         self.offset = detector.offset_
 
     def forward(self, x):
@@ -271,7 +271,7 @@ class _Decision(torch.nn.Module):
         spe = ((self.net.decode(code) - x) / self.net.scale).square().sum(1)
         centred = prefix - self.code_mean
         t2 = ((centred @ self.precision) * centred).sum(1)
-        score = -(spe / self.spe_scale + t2 / self.t2_scale)
+        score = -torch.maximum(spe / self.spe_limit, t2 / self.t2_limit)
         return (score - self.offset).unsqueeze(1)
 
 

@@ -94,8 +94,9 @@ def test_scores_are_deterministic_and_batch_invariant(fitted_blobs):
     detector, X, _ = fitted_blobs
     full = detector.score_samples(X)
     np.testing.assert_array_equal(detector.score_samples(X), full)
-    np.testing.assert_array_equal(detector.score_samples(X[::-1])[::-1], full)
-    np.testing.assert_array_equal(detector.score_samples(X[5:6]), full[5:6])
+    # the same up to float32 rounding whatever the batch (see _FLOAT32_BATCHES)
+    np.testing.assert_allclose(detector.score_samples(X[::-1])[::-1], full, rtol=1e-5)
+    np.testing.assert_allclose(detector.score_samples(X[5:6]), full[5:6], rtol=1e-5)
 
 
 def test_explanations_point_at_the_changed_feature(fitted_blobs):
