@@ -8,7 +8,7 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_array
+from sklearn.utils import check_array, metadata_routing
 
 from ._data import BatchReader, data_scaling, map_rows, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
@@ -66,6 +66,9 @@ class BaseAutoencoder(
         "best_loss_", "n_iter_", "_seed", "_n_fit_calls", "_optimizer_kind",
         "_reservoir_rows", "_reservoir_labels", "_reservoir_seen", "_validation_rows",
     )
+    # fit's trim_fraction is a setting, not per-sample metadata to route (as
+    # check_input of scikit-learn's trees): no set_fit_request for it.
+    __metadata_request__fit = {"trim_fraction": metadata_routing.UNUSED}
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
