@@ -95,9 +95,9 @@ class PCAError:
         return np.square(X - rec).sum(1)
 
 
-def skae_detector(trim_fraction=0.0, **params):
+def skae_detector(trim_fraction=0.0, statistic="combined", **params):
     return AutoencoderOutlierDetector(AutoencoderTransformer(random_state=SEED, **params),
-                                      trim_fraction=trim_fraction)
+                                      statistic=statistic, trim_fraction=trim_fraction)
 
 
 def skae_vae():
@@ -136,12 +136,13 @@ def methods(kind, n_components, *, trim_fraction=None, use_pyod=True, wide=None)
 
     out = {"skae AE": skae_detector}
     if wide:
-        out[f"skae AE ({wide} comp.)"] = lambda: skae_detector(n_components=wide)
+        out[f"skae AE ({wide} comp.)"] = lambda: skae_detector(n_components=wide,
+                                                              statistic="reconstruction")
     if trim_fraction:
         out["skae AE trimmed"] = lambda: skae_detector(trim_fraction)
     if wide and trim_fraction:
-        out[f"skae AE ({wide} comp.) trimmed"] = lambda: skae_detector(trim_fraction,
-                                                                      n_components=wide)
+        out[f"skae AE ({wide} comp.) trimmed"] = lambda: skae_detector(
+            trim_fraction, n_components=wide, statistic="reconstruction")
     out["skae VAE"] = skae_vae
     out["IsolationForest"] = lambda: IsolationForest(random_state=SEED)
     if kind == "novelty":

@@ -32,20 +32,20 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     The score is computed where the network works, in its standardised
     units (see the estimators' ``scaling``), so no feature dominates by its
     units, and it is deterministic.  For an
-    :class:`~skae.AutoencoderTransformer` it combines two statistics, as
-    principal-component process monitoring does (the combined index of Yue
-    and Qin, 2001, with the autoencoder in place of the PCA):
-    ``SPE = sum_j ((x_j - x_hat_j) / s_j)^2``, the squared reconstruction
-    error with each feature divided by its scale ``s_j`` (rows off the
-    model's manifold), and ``T2``, the Mahalanobis distance of the row's
-    code to the training codes (rows the network reconstructs but whose
-    code is unusual); each is divided by its median over held-out rows and
-    the score is ``-(SPE / median_SPE + T2 / median_T2)``, about -2 for a
-    typical normal row.  For a :class:`~skae.VAEGenerator` the score is its
-    estimated log-likelihood ``log p(x)`` (its ``score_samples``), whose
-    prior term plays the part of ``T2``.  :meth:`score_samples_per_feature`
-    splits each row's score over its features, to show which columns made
-    a row an outlier.
+    :class:`~skae.AutoencoderTransformer` it uses the two statistics of
+    principal-component process monitoring, with the autoencoder in place
+    of the PCA: ``SPE = sum_j ((x_j - x_hat_j) / s_j)^2``, the squared
+    reconstruction error with each feature divided by its scale ``s_j``
+    (rows off the model's manifold), and ``T2``, the Mahalanobis distance
+    of the row's code to the training codes (rows the network reconstructs
+    but whose code is unusual).  Each is divided by its control limit,
+    Tukey's upper fence ``Q3 + 1.5 IQR`` of its values over held-out rows,
+    and the score is ``-max(SPE / SPE_limit, T2 / T2_limit)``, or
+    ``-SPE / SPE_limit`` with ``statistic="reconstruction"``.  For a
+    :class:`~skae.VAEGenerator` the score is its estimated log-likelihood
+    ``log p(x)`` (its ``score_samples``), whose prior term plays the part
+    of ``T2``.  :meth:`score_samples_per_feature` splits each row's score
+    over its features, to show which columns made a row an outlier.
 
     Read more in the :doc:`user guide </user_guide/outliers>`.
 
@@ -56,6 +56,14 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         ``estimator_``).  None is an :class:`~skae.AutoencoderTransformer`
         with its default parameters.  Its parameters are set and searched as
         ``estimator__<name>``, e.g. in a grid search.
+    statistic : {"combined", "reconstruction"}, default="combined"
+        What an :class:`~skae.AutoencoderTransformer` scores by:
+        ``"combined"`` takes the larger of ``SPE`` and ``T2``, each over its
+        control limit (for tables, whose outliers are often reconstructed
+        well but extreme); ``"reconstruction"`` takes ``SPE`` alone (for
+        images, whose novelties are not reconstructed, and whose normal
+        rows vary too much in code space for ``T2`` to help).  Ignored by a
+        :class:`~skae.VAEGenerator`.
     contamination : "auto" or float, default="auto"
         The proportion of outliers expected in the data, which sets the
         threshold ``offset_``.  A float in (0, 0.5] puts ``offset_`` at that
@@ -109,12 +117,15 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "estimator": [None, BaseAutoencoder],
+        "statistic": [StrOptions({"combined", "reconstruction"})],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
         "trim_fraction": [Interval(Real, 0, 0.5, closed="left")],
     }
 
-    def __init__(self, estimator=None, *, contamination="auto", trim_fraction=0.0):
+    def __init__(self, estimator=None, *, statistic="combined", contamination="auto",
+                 trim_fraction=0.0):
         self.estimator = estimator
+        self.statistic = statistic
         self.contamination = contamination
         self.trim_fraction = trim_fraction
 
@@ -139,7 +150,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         estimator.fit(X, trim_fraction=self.trim_fraction)
         held_out = estimator._validation_rows
         rows = X[held_out] if len(held_out) >= _MIN_HELD_OUT_ROWS else X
-        scorer = make_scorer(estimator, X, rows)
+        scorer = make_scorer(estimator, X, rows, self.statistic)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scorer.row_scores(rows), [25.0, 75.0])
             offset = q1 - _TUKEY_FACTOR * (q3 - q1)
@@ -157,8 +168,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     def score_samples(self, X):
         """Score of each row: higher is more normal.
 
-        ``-(SPE / median_SPE + T2 / median_T2)`` for an autoencoder (see the
-        class description), the estimated log-likelihood for a
+        ``-max(SPE / SPE_limit, T2 / T2_limit)`` for an autoencoder, or
+        ``-SPE / SPE_limit`` with ``statistic="reconstruction"`` (see the
+        class description); the estimated log-likelihood for a
         :class:`~skae.VAEGenerator`.
 
         Parameters
@@ -178,11 +190,11 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     def score_samples_per_feature(self, X):
         """Each row's score split over its features: which columns make it an outlier.
 
-        For an autoencoder, feature ``j`` of a row gets its squared
-        reconstruction error ``((x_j - x_hat_j) / s_j)^2 / median_SPE`` and
-        the share of ``T2 / median_T2`` that its reconstructed value's
-        squared distance to the feature's mean, in standardised units, takes
-        of the reconstruction's (negated, as the score is).  For a
+        For an autoencoder, where ``SPE`` sets a row's score, feature ``j``
+        gets its squared reconstruction error ``-((x_j - x_hat_j) / s_j)^2 /
+        SPE_limit``; where ``T2`` sets it, the share of ``-T2 / T2_limit``
+        that its reconstructed value's squared distance to the feature's
+        mean, in standardised units, takes of the reconstruction's.  For a
         :class:`~skae.VAEGenerator`, it gets the part of the log-likelihood
         of the reconstruction at the posterior mean that depends on ``x_j``,
         plus an equal share of the rest of the row's score.  The most

@@ -20,11 +20,15 @@ from ._generative import GenerativeMixin
 _FENCE_FACTOR = 1.5
 
 
-def make_scorer(estimator, X_fit, X_held_out):
-    """The scorer of a fitted estimator: its likelihood for a VAE, else its reconstruction."""
+def make_scorer(estimator, X_fit, X_held_out, statistic="combined"):
+    """The scorer of a fitted estimator: its likelihood for a VAE, else its reconstruction.
+
+    ``statistic="reconstruction"`` scores an autoencoder by ``SPE`` alone.
+    """
     if isinstance(estimator, GenerativeMixin):
         return LikelihoodScorer(estimator)
-    return ReconstructionScorer(estimator, X_fit, X_held_out)
+    return ReconstructionScorer(estimator, X_fit, X_held_out,
+                                use_code=statistic == "combined")
 
 
 class ReconstructionScorer:
@@ -40,11 +44,13 @@ class ReconstructionScorer:
     its control limit, Tukey's upper fence ``Q3 + 1.5 IQR`` of its values
     over the held-out rows, and the larger ratio counts: as in principal-component process monitoring, a
     row is anomalous when either statistic is beyond its limit, with the
-    autoencoder in place of the PCA.
+    autoencoder in place of the PCA.  With ``use_code=False`` the score is
+    ``-SPE / SPE_limit``.
     """
 
-    def __init__(self, estimator, X_fit, X_held_out):
+    def __init__(self, estimator, X_fit, X_held_out, *, use_code=True):
         self.estimator = estimator
+        self.use_code = use_code
         codes = estimator.transform(X_fit).astype(np.float64)
         self.code_mean = codes.mean(0)
         cov = np.atleast_2d(np.cov(codes, rowvar=False)) if len(codes) > 1 else np.eye(
@@ -70,6 +76,8 @@ class ReconstructionScorer:
 
     def row_scores(self, X):
         spe, t2 = self.statistics(X)
+        if not self.use_code:
+            return -spe / self.spe_limit
         return -np.maximum(spe / self.spe_limit, t2 / self.t2_limit)
 
     def feature_scores(self, X):
@@ -88,7 +96,7 @@ class ReconstructionScorer:
         total = reach.sum(1, keepdims=True)
         share = np.divide(reach, total, out=np.full_like(reach, 1.0 / reach.shape[1]),
                           where=total > 0)
-        by_code = -errors.sum(1) < t2
+        by_code = (-errors.sum(1) < t2) & self.use_code
         return np.where(by_code[:, None], -share * t2[:, None], errors)
 
     def _error_terms(self, X):

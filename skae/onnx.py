@@ -261,6 +261,7 @@ class _Decision(torch.nn.Module):
         self.register_buffer("precision",
                              torch.as_tensor(scorer.code_precision, dtype=torch.float32))
         self.spe_limit, self.t2_limit = scorer.spe_limit, scorer.t2_limit
+        self.use_code = scorer.use_code
         self.offset = detector.offset_
 
     def forward(self, x):
@@ -271,7 +272,10 @@ class _Decision(torch.nn.Module):
         spe = ((self.net.decode(code) - x) / self.net.scale).square().sum(1)
         centred = prefix - self.code_mean
         t2 = ((centred @ self.precision) * centred).sum(1)
-        score = -torch.maximum(spe / self.spe_limit, t2 / self.t2_limit)
+        if self.use_code:
+            score = -torch.maximum(spe / self.spe_limit, t2 / self.t2_limit)
+        else:
+            score = -spe / self.spe_limit
         return (score - self.offset).unsqueeze(1)
 
 

@@ -171,10 +171,12 @@ def test_custom_encoder_exports_in_eval_mode(data, one_torch_thread):
     np.testing.assert_allclose(codes, est.transform(X_test), rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_outlier_detector_labels_and_scores(data, dtype, one_torch_thread):
+@pytest.mark.parametrize(("dtype", "statistic"), [(np.float32, "combined"),
+                                                  (np.float64, "reconstruction")])
+def test_outlier_detector_labels_and_scores(data, dtype, statistic, one_torch_thread):
     X, _, X_test, _ = data
-    detector = AutoencoderOutlierDetector(AutoencoderTransformer(4, **FAST), contamination=0.1)
+    detector = AutoencoderOutlierDetector(AutoencoderTransformer(4, **FAST),
+                                          statistic=statistic, contamination=0.1)
     pipe = quiet_fit(make_pipeline(StandardScaler(), detector), X)
     onx = skl2onnx.to_onnx(pipe, X_test[:1].astype(dtype))
     label, scores = run_onnx(onx, X_test.astype(dtype))

@@ -188,3 +188,30 @@ def test_pipeline_grid_search_clone_and_pickle():
     np.testing.assert_array_equal(restored.decision_function(X), best.decision_function(X))
     unfitted = clone(best[-1])
     assert not hasattr(unfitted, "estimator_")
+
+
+def _far_out_on_the_plane(seed=5):
+    """Normal rows on a 2-D plane; outliers on the same plane, far out along it."""
+    rng = np.random.RandomState(seed)
+    basis = rng.normal(size=(2, 6))
+    normal = rng.normal(size=(240, 2)) @ basis + 0.05 * rng.normal(size=(240, 6))
+    far = (6.0 * rng.normal(size=(12, 2))) @ basis
+    return np.vstack([normal, far]), np.r_[np.zeros(240), np.ones(12)].astype(bool)
+
+
+def test_combined_statistic_flags_rows_far_out_on_the_manifold():
+    X, is_outlier = _far_out_on_the_plane()
+    combined = _detector().fit(X)
+    reconstruction = _detector(statistic="reconstruction").fit(X)
+    spe, t2 = combined._scorer.statistics(X)
+    scorer = combined._scorer
+    np.testing.assert_allclose(combined.score_samples(X),
+                               -np.maximum(spe / scorer.spe_limit, t2 / scorer.t2_limit))
+    np.testing.assert_allclose(reconstruction.score_samples(X),
+                               -spe / reconstruction._scorer.spe_limit, rtol=1e-12)
+    auc_combined = roc_auc_score(is_outlier, -combined.score_samples(X))
+    auc_reconstruction = roc_auc_score(is_outlier, -reconstruction.score_samples(X))
+    assert auc_combined > 0.95 > auc_reconstruction
+    # the rows set by T2 are explained by the features their reconstruction is extreme in
+    parts = combined.score_samples_per_feature(X)
+    np.testing.assert_allclose(parts.sum(1), combined.score_samples(X), rtol=1e-10)
