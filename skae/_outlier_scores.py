@@ -111,7 +111,7 @@ class ReconstructionScorer:
                 code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
             return ((net.decode(code) - x) / net.scale).double().square().neg_()
 
-        return est._map_rows(X, terms, est.n_features_in_, np.float64)
+        return est._map_rows(X, terms, est.n_features_in_, np.float64, "outlier_errors")
 
     def _reach(self, X):
         """``((x_hat - mean) / s)^2`` per feature: how extreme the reconstruction is."""
@@ -119,7 +119,8 @@ class ReconstructionScorer:
         codes = est.transform(X)
         recon = est.inverse_transform(codes).astype(np.float64)
         net = est.net_
-        mean = net.mean.double().cpu().numpy()
+        # the data's mean: the network's mean is that of the shifted inputs
+        mean = (net.mean.double() + net.input_shift.double()).cpu().numpy()
         scale = net.scale.double().cpu().numpy()
         return np.square((recon - mean) / scale)
 
@@ -154,7 +155,7 @@ class LikelihoodScorer:
             target = net.standardise(x).double()
             return -0.5 * (target - out).square() * torch.exp(-logvar)
 
-        parts = est._map_rows(X, terms, est.n_features_in_, np.float64)
+        parts = est._map_rows(X, terms, est.n_features_in_, np.float64, "outlier_likelihood")
         rest = self.row_scores(X) - parts.sum(1)
         return parts + (rest / parts.shape[1])[:, None]
 

@@ -265,6 +265,7 @@ class _Decision(torch.nn.Module):
         self.offset = detector.offset_
 
     def forward(self, x):
+        x = x - self.net.input_shift.to(x.dtype)  # in float32 here, in float64 by the scorer
         code = self.net.encode(x)
         prefix = code[:, : self.k]
         if self.k < self.width:  # an ordered code's trailing components are zero
