@@ -160,17 +160,23 @@ def _domain_versions(model):
     return versions
 
 
+def _input_type(operator):
+    """The input's tensor type, which must be float or double."""
+    in_type = operator.inputs[0].type
+    if not isinstance(in_type, (FloatTensorType, DoubleTensorType)):
+        raise TypeError(
+            f"{type(operator.raw_operator).__name__} converts float or double tensors, got "
+            f"{type(in_type).__name__}."
+        )
+    return in_type
+
+
 def _shape_calculator(operator):
     """Output of the skae step: the input's tensor type, ``(batch, n_components_)``."""
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
     estimator = operator.raw_operator
     check_is_fitted(estimator)
-    in_type = operator.inputs[0].type
-    if not isinstance(in_type, (FloatTensorType, DoubleTensorType)):
-        raise TypeError(
-            f"{type(estimator).__name__} converts float or double tensors, got "
-            f"{type(in_type).__name__}."
-        )
+    in_type = _input_type(operator)
     shape = in_type.shape
     if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != estimator.n_features_in_:
         raise ValueError(
@@ -296,12 +302,7 @@ def _detector_shape_calculator(operator):
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
     detector = operator.raw_operator
     _check_exportable(detector)
-    in_type = operator.inputs[0].type
-    if not isinstance(in_type, (FloatTensorType, DoubleTensorType)):
-        raise TypeError(
-            f"{type(detector).__name__} converts float or double tensors, got "
-            f"{type(in_type).__name__}."
-        )
+    in_type = _input_type(operator)
     batch = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = Int64TensorType([batch])
     operator.outputs[1].type = type(in_type)([batch, 1])
