@@ -1,6 +1,7 @@
 """skae: scikit-learn compatible autoencoder estimators on PyTorch."""
 
 from ._autoencoder import AutoencoderTransformer
+from ._outlier import AutoencoderOutlierDetector
 from ._vae import VAEGenerator
 from .exceptions import TrainingDivergedError
 from .persistence import load_model, save_model
@@ -8,6 +9,7 @@ from .persistence import load_model, save_model
 __version__ = "0.1.0"
 
 __all__ = [
+    "AutoencoderOutlierDetector",
     "AutoencoderTransformer",
     "TrainingDivergedError",
     "VAEGenerator",

@@ -382,17 +382,17 @@ default="plateau"
     def _train_loss(self, net, x, generator, epoch):
         x_in = corrupt(x, self.noise, self.noise_level, net.scale, generator)
         code = net.encode(x_in)
-        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss).mean()
+        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss)
         loss = rec
-        parts = {"reconstruction": rec}
+        parts = {"reconstruction": rec.mean()}
         if self._is_ordered():
-            prefix = self._prefix_loss(net, x, code, generator).mean()
+            prefix = self._prefix_loss(net, x, code, generator)
             loss = FULL_CODE_WEIGHT * rec + prefix
-            parts["prefix_reconstruction"] = prefix
+            parts["prefix_reconstruction"] = prefix.mean()
         if self.code_penalty is not None and self.code_penalty_weight > 0:
-            penalty = code_penalty(code, self.code_penalty).mean()
+            penalty = code_penalty(code, self.code_penalty)
             loss = loss + self.code_penalty_weight * penalty
-            parts["code_penalty"] = penalty
+            parts["code_penalty"] = penalty.mean()
         return loss, parts
 
     def _validation_loss(self, net, x, generator):

@@ -8,10 +8,11 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_array
+from sklearn.utils import check_array, metadata_routing
 
 from ._data import BatchReader, data_scaling, map_rows, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
+from ._losses import trimmed_mean
 from ._network_spec import describe_network
 from ._random import draw_seed, make_generator, seeded_global_rng
 from ._reservoir import update_reservoir
@@ -71,8 +72,11 @@ class BaseAutoencoder(
         "n_features_in_", "feature_names_in_", "n_components_", "input_shape_", "scaling_",
         "device_", "interrupted_", "history_", "loss_curve_", "validation_loss_curve_",
         "best_loss_", "n_iter_", "_seed", "_n_fit_calls", "_optimizer_kind",
-        "_reservoir_rows", "_reservoir_labels", "_reservoir_seen",
+        "_reservoir_rows", "_reservoir_labels", "_reservoir_seen", "_validation_rows",
     )
+    # fit's trim_fraction is a setting, not per-sample metadata to route (as
+    # check_input of scikit-learn's trees): no set_fit_request for it.
+    __metadata_request__fit = {"trim_fraction": metadata_routing.UNUSED}
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -112,7 +116,11 @@ class BaseAutoencoder(
 
     @abstractmethod
     def _train_loss(self, net, x, generator, epoch):
-        """Mean training loss of batch ``x`` and a dict of its parts."""
+        """Per-sample training losses of batch ``x``, shape ``(n,)``, and a dict of its parts.
+
+        The fit averages the losses (leaving out the largest ``trim_fraction``
+        of them, see :meth:`fit`); the parts are batch means, for ``history_``.
+        """
 
     @abstractmethod
     def _validation_loss(self, net, x, generator):
@@ -197,7 +205,7 @@ class BaseAutoencoder(
 
     # -------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, trim_fraction=0.0):
         """Fit the autoencoder to ``X``.
 
         Parameters
@@ -208,13 +216,20 @@ class BaseAutoencoder(
         y : array-like of shape (n_samples,) or None, default=None
             Class labels for a conditional :class:`VAEGenerator`; ignored
             otherwise (present for API consistency by convention).
+        trim_fraction : float in [0, 0.5), default=0.0
+            Fraction of each mini-batch's rows with the largest training
+            loss that are left out of that step's loss (a trimmed mean,
+            rounded down to whole rows), so that a model trained on data
+            that holds outliers does not learn to reconstruct them.  The
+            validation loss of early stopping stays the plain mean.  See
+            :class:`~skae.AutoencoderOutlierDetector`.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, trim_fraction=trim_fraction)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -239,17 +254,21 @@ class BaseAutoencoder(
         """
         return self._fit(X, y, incremental=True)
 
-    def _fit(self, X, y, *, incremental):
+    def _fit(self, X, y, *, incremental, trim_fraction=0.0):
         """Fit, or leave the estimator exactly as it was if anything raises."""
         snapshot = dict(self.__dict__)
         try:
-            return self._fit_or_raise(X, y, incremental=incremental)
+            return self._fit_or_raise(X, y, incremental=incremental, trim_fraction=trim_fraction)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(snapshot)
             raise
 
-    def _fit_or_raise(self, X, y, *, incremental):
+    def _fit_or_raise(self, X, y, *, incremental, trim_fraction):
+        if not (isinstance(trim_fraction, Real) and 0 <= trim_fraction < 0.5):
+            raise ValueError(
+                f"trim_fraction must be a float in [0, 0.5); got {trim_fraction!r}."
+            )
         fresh = not hasattr(self, "net_") or not (incremental or self.warm_start)
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
@@ -320,12 +339,17 @@ class BaseAutoencoder(
             epoch_offset=epochs_done,
             max_time=None if incremental else self.max_time,
         )
+
+        def batch_loss(net, x, generator, epoch):
+            losses, parts = self._train_loss(net, x, generator, epoch)
+            return trimmed_mean(losses, trim_fraction), parts
+
         # a user's modules may draw from torch's default generator (e.g. dropout)
         with (seeded_global_rng(call_seed, device) if spec.has_user_modules
               else contextlib.nullcontext()):
             result = train(
                 net, optimizer, reader, train_idx, val_idx,
-                self._train_loss, self._validation_loss, generator, cfg,
+                batch_loss, self._validation_loss, generator, cfg,
             )
         offset = self._loss_offset(net)
         for record in result.history:
@@ -349,6 +373,7 @@ class BaseAutoencoder(
         ]
         self.best_loss_ = min(result.best_loss + offset, np.inf if fresh else self.best_loss_)
         self.n_iter_ = epochs_done + len(result.history)
+        self._validation_rows = val_idx.numpy()  # rows this fit did not train on
         labels = None if targets is None else targets.codes
         eval_rows = (val_idx if n_val else train_idx).numpy()
         if incremental:

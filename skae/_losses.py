@@ -23,6 +23,18 @@ def reconstruction_loss(output, target, kind):
     raise ValueError(f"Unknown reconstruction loss {kind!r}.")
 
 
+def trimmed_mean(losses, fraction):
+    """Mean of per-sample ``losses`` without the largest ``fraction`` of them.
+
+    ``int(fraction * n)`` of the ``n`` losses are left out (none when that
+    rounds to zero), so their rows give no gradient.
+    """
+    n_drop = int(fraction * losses.shape[0])
+    if n_drop == 0:
+        return losses.mean()
+    return torch.topk(losses, losses.shape[0] - n_drop, largest=False, sorted=False).values.mean()
+
+
 def code_penalty(code, kind):
     """Per-sample penalty on the code: squared L2 norm or L1 norm."""
     if kind == "l2":

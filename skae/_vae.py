@@ -417,7 +417,7 @@ default="plateau"
         warm = min(1.0, (epoch + 1) / self.kl_warmup) if self.kl_warmup > 0 else 1.0
         loss, rec, kl = net.training_terms(x, generator, self.iwae_samples, self.beta * warm,
                                            self._free_bits())
-        return loss.mean(), {"reconstruction": rec.mean().detach(), "kl": kl.mean().detach()}
+        return loss, {"reconstruction": rec.mean().detach(), "kl": kl.mean().detach()}
 
     def _validation_loss(self, net, x, generator):
         return net.training_terms(x, generator, self.iwae_samples, self.beta, self._free_bits())[0]

@@ -12,7 +12,16 @@ so that ``skl2onnx.to_onnx`` converts them on their own or as one step of a
     pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(), LogisticRegression())
     onx = skl2onnx.to_onnx(pipe.fit(X, y), X[:1])
 
-The converted step computes ``transform``: the fitted network's encoder,
+A fitted :class:`~skae.AutoencoderOutlierDetector` around an
+:class:`~skae.AutoencoderTransformer` converts too, with the two outputs of
+scikit-learn's outlier detectors in skl2onnx: ``label`` (``predict``, +1 or
+-1, int64) and ``scores`` (``decision_function``, one column); its
+threshold ``offset_`` and the statistics of its score are constants of the
+graph.  Around a :class:`~skae.VAEGenerator` it cannot be converted: the
+VAE's likelihood is importance-sampled with noise seeded by each row's
+content, which ONNX cannot compute.
+
+The converted estimator step computes ``transform``: the fitted network's encoder,
 with the estimator's internal standardisation (``(x - mean) / scale``, the
 network's fitted buffers) and, for convolutional nets, the reshape of rows to
 ``(N, C, H, W)``, inside the graph; the posterior mean for a
@@ -36,7 +45,7 @@ try:
     import onnxscript  # torch.onnx's exporter needs it
     import skl2onnx
     from onnx import TensorProto, helper, numpy_helper
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, Int64TensorType
     from skl2onnx.common.utils import check_input_and_output_numbers
 except ImportError as exc:  # pragma: no cover - exercised by monkeypatching imports
     raise ImportError(
@@ -49,6 +58,8 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._autoencoder import AutoencoderTransformer
+from ._outlier import AutoencoderOutlierDetector
+from ._outlier_scores import ReconstructionScorer
 from ._vae import VAEGenerator
 
 __all__ = ["register_converters"]
@@ -56,6 +67,7 @@ __all__ = ["register_converters"]
 _ALIASES = {
     AutoencoderTransformer: "SkaeAutoencoderTransformer",
     VAEGenerator: "SkaeVAEGenerator",
+    AutoencoderOutlierDetector: "SkaeAutoencoderOutlierDetector",
 }
 # torch.onnx's registry logs one line per missing torchvision operator.
 _NOISY_LOGGER = "torch.onnx._internal.exporter._registration"
@@ -92,8 +104,13 @@ def _export_encoder(estimator, opset=None):
     """
     net = copy.deepcopy(estimator.net_).to("cpu").float().eval()
     module = _Encoder(net, estimator.n_components_).eval()
+    return _export_module(module, estimator.n_features_in_, "codes", estimator, opset)
+
+
+def _export_module(module, n_features, output_name, estimator, opset=None):
+    """``module`` (float32 rows in, one tensor out) as an ONNX model with a dynamic batch."""
     # A batch of 2, not 1: torch.export specialises dimensions of size 0 and 1.
-    example = torch.zeros(2, estimator.n_features_in_)
+    example = torch.zeros(2, n_features)
     kwargs = {} if opset is None else {"opset_version": int(opset)}
     logger = logging.getLogger(_NOISY_LOGGER)
     level = logger.level
@@ -108,7 +125,7 @@ def _export_encoder(estimator, opset=None):
                 (example,),
                 dynamo=True,
                 input_names=["X"],
-                output_names=["codes"],
+                output_names=[output_name],
                 dynamic_shapes=({0: torch.export.Dim("batch")},),
                 verbose=False,
                 **kwargs,
@@ -143,17 +160,23 @@ def _domain_versions(model):
     return versions
 
 
+def _input_type(operator):
+    """The input's tensor type, which must be float or double."""
+    in_type = operator.inputs[0].type
+    if not isinstance(in_type, (FloatTensorType, DoubleTensorType)):
+        raise TypeError(
+            f"{type(operator.raw_operator).__name__} converts float or double tensors, got "
+            f"{type(in_type).__name__}."
+        )
+    return in_type
+
+
 def _shape_calculator(operator):
     """Output of the skae step: the input's tensor type, ``(batch, n_components_)``."""
     check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
     estimator = operator.raw_operator
     check_is_fitted(estimator)
-    in_type = operator.inputs[0].type
-    if not isinstance(in_type, (FloatTensorType, DoubleTensorType)):
-        raise TypeError(
-            f"{type(estimator).__name__} converts float or double tensors, got "
-            f"{type(in_type).__name__}."
-        )
+    in_type = _input_type(operator)
     shape = in_type.shape
     if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != estimator.n_features_in_:
         raise ValueError(
@@ -168,6 +191,15 @@ def _converter(scope, operator, container):
     """Splice the exported encoder into the skl2onnx graph, casting float64 around it."""
     estimator = operator.raw_operator
     model = _export_encoder(estimator, container.target_opset)
+    _splice(scope, container, model, estimator, operator.inputs[0], operator.outputs[0].full_name)
+
+
+def _splice(scope, container, model, estimator, x_var, out_name):
+    """Add ``model``'s graph to the skl2onnx graph, from ``x_var`` to ``out_name``.
+
+    A float64 input is cast to float32 on the way in and the output back to
+    float64 on the way out.
+    """
     graph = model.graph
     versions = _domain_versions(model)
     target = container.target_opset
@@ -177,9 +209,8 @@ def _converter(scope, operator, container):
             f"could export the network of {type(estimator).__name__} at; use "
             "target_opset >= 15 (or None, the latest)."
         )
-    x_name = operator.inputs[0].full_name
-    out_name = operator.outputs[0].full_name
-    double = isinstance(operator.inputs[0].type, DoubleTensorType)
+    x_name = x_var.full_name
+    double = isinstance(x_var.type, DoubleTensorType)
     cast_version = versions[""]
     if double:
         x32 = scope.get_unique_variable_name("skae_X32")
@@ -187,9 +218,9 @@ def _converter(scope, operator, container):
                            name=scope.get_unique_operator_name("SkaeCastIn"),
                            to=TensorProto.FLOAT)
         x_name = x32
-    codes = scope.get_unique_variable_name("skae_codes32") if double else out_name
+    result = scope.get_unique_variable_name("skae_out32") if double else out_name
 
-    names = {graph.input[0].name: x_name, graph.output[0].name: codes, "": ""}
+    names = {graph.input[0].name: x_name, graph.output[0].name: result, "": ""}
 
     def rename(name):
         if name not in names:
@@ -215,22 +246,108 @@ def _converter(scope, operator, container):
             **attrs,
         )
     if double:
-        container.add_node("Cast", [codes], [out_name], op_version=cast_version,
+        container.add_node("Cast", [result], [out_name], op_version=cast_version,
                            name=scope.get_unique_operator_name("SkaeCastOut"),
                            to=TensorProto.DOUBLE)
+
+
+class _Decision(torch.nn.Module):
+    """``decision_function`` of a detector around an autoencoder, as a module.
+
+    The float32 counterpart of :class:`skae._outlier_scores.ReconstructionScorer`:
+    ``-max(SPE / spe_limit, T2 / t2_limit) - offset_``, one column.
+    """
+
+    def __init__(self, detector):
+        super().__init__()
+        est, scorer = detector.estimator_, detector._scorer
+        self.net = copy.deepcopy(est.net_).to("cpu").float().eval()
+        self.k, self.width = est.n_components_, est._spec.n_components
+        self.register_buffer("code_mean", torch.as_tensor(scorer.code_mean, dtype=torch.float32))
+        self.register_buffer("precision",
+                             torch.as_tensor(scorer.code_precision, dtype=torch.float32))
+        self.spe_limit, self.t2_limit = scorer.spe_limit, scorer.t2_limit
+        self.use_code = scorer.use_code
+        self.offset = detector.offset_
+
+    def forward(self, x):
+        x = x - self.net.input_shift.to(x.dtype)  # in float32 here, in float64 by the scorer
+        code = self.net.encode(x)
+        prefix = code[:, : self.k]
+        if self.k < self.width:  # an ordered code's trailing components are zero
+            code = torch.cat([prefix, code.new_zeros(code.shape[0], self.width - self.k)], 1)
+        spe = ((self.net.decode(code) - x) / self.net.scale).square().sum(1)
+        centred = prefix - self.code_mean
+        t2 = ((centred @ self.precision) * centred).sum(1)
+        if self.use_code:
+            score = -torch.maximum(spe / self.spe_limit, t2 / self.t2_limit)
+        else:
+            score = -spe / self.spe_limit
+        return (score - self.offset).unsqueeze(1)
+
+
+def _check_exportable(detector):
+    check_is_fitted(detector)
+    if not isinstance(detector._scorer, ReconstructionScorer):
+        raise NotImplementedError(
+            f"{type(detector).__name__} around a {type(detector.estimator_).__name__} cannot "
+            "be converted to ONNX: its score is an importance-sampled log-likelihood whose "
+            "noise is seeded by each row's content. Wrap an AutoencoderTransformer to export "
+            "decision_function and predict."
+        )
+
+
+def _detector_shape_calculator(operator):
+    """Outputs of the detector: ``label`` (int64, +1/-1) and ``scores`` (decision_function)."""
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=2)
+    detector = operator.raw_operator
+    _check_exportable(detector)
+    in_type = _input_type(operator)
+    batch = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = Int64TensorType([batch])
+    operator.outputs[1].type = type(in_type)([batch, 1])
+
+
+def _detector_converter(scope, operator, container):
+    """``scores = decision_function(X)``, ``label = -1 where scores < 0 else +1``."""
+    detector = operator.raw_operator
+    module = _Decision(detector).eval()
+    model = _export_module(module, detector.n_features_in_, "scores", detector.estimator_,
+                           container.target_opset)
+    label_name, scores_name = (out.full_name for out in operator.outputs)
+    _splice(scope, container, model, detector.estimator_, operator.inputs[0], scores_name)
+    version = _domain_versions(model)[""]
+    flat = scope.get_unique_variable_name("skae_decision")
+    shape = scope.get_unique_variable_name("skae_flat_shape")
+    container.add_initializer(shape, TensorProto.INT64, [1], [-1])
+    container.add_node("Reshape", [scores_name, shape], [flat], op_version=version,
+                       name=scope.get_unique_operator_name("SkaeFlatten"))
+    zero = scope.get_unique_variable_name("skae_zero")
+    dtype = (TensorProto.DOUBLE if isinstance(operator.inputs[0].type, DoubleTensorType)
+             else TensorProto.FLOAT)
+    container.add_initializer(zero, dtype, [], [0.0])
+    outlier = scope.get_unique_variable_name("skae_is_outlier")
+    container.add_node("Less", [flat, zero], [outlier], op_version=version,
+                       name=scope.get_unique_operator_name("SkaeLess"))
+    minus, plus = (scope.get_unique_variable_name(n) for n in ("skae_minus_one", "skae_one"))
+    container.add_initializer(minus, TensorProto.INT64, [], [-1])
+    container.add_initializer(plus, TensorProto.INT64, [], [1])
+    container.add_node("Where", [outlier, minus, plus], [label_name], op_version=version,
+                       name=scope.get_unique_operator_name("SkaeWhere"))
 
 
 def register_converters(*classes):
     """Register skae's shape calculator and converter with skl2onnx.
 
-    Called on ``import skae.onnx`` for :class:`~skae.AutoencoderTransformer`
-    and :class:`~skae.VAEGenerator`; call it for subclasses of either
-    (skl2onnx looks converters up by the exact class).
+    Called on ``import skae.onnx`` for :class:`~skae.AutoencoderTransformer`,
+    :class:`~skae.VAEGenerator` and :class:`~skae.AutoencoderOutlierDetector`;
+    call it for subclasses of them (skl2onnx looks converters up by the exact
+    class).
 
     Parameters
     ----------
     *classes : type
-        Estimator classes to register; none registers the two skae estimators.
+        Estimator classes to register; none registers the three skae estimators.
         Registering a class again replaces its registration.
 
     Returns
@@ -243,11 +360,15 @@ def register_converters(*classes):
     for cls in classes:
         if not (isinstance(cls, type) and issubclass(cls, tuple(_ALIASES))):
             raise TypeError(
-                f"register_converters expects subclasses of AutoencoderTransformer or "
-                f"VAEGenerator, got {cls!r}."
+                f"register_converters expects subclasses of AutoencoderTransformer, "
+                f"VAEGenerator or AutoencoderOutlierDetector, got {cls!r}."
             )
         alias = _ALIASES.get(cls, f"Skae{cls.__module__}.{cls.__qualname__}")
-        skl2onnx.update_registered_converter(cls, alias, _shape_calculator, _converter)
+        if issubclass(cls, AutoencoderOutlierDetector):
+            shape_calculator, converter = _detector_shape_calculator, _detector_converter
+        else:
+            shape_calculator, converter = _shape_calculator, _converter
+        skl2onnx.update_registered_converter(cls, alias, shape_calculator, converter)
         registered[cls] = alias
     return registered
 

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer, VAEGenerator
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer, VAEGenerator
 
 # The onnx extra (pip install skae[onnx]) is optional: without it, nothing here can run.
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
@@ -169,3 +169,28 @@ def test_custom_encoder_exports_in_eval_mode(data, one_torch_thread):
     est = quiet_fit(AutoencoderTransformer(3, encoder=encoder, max_iter=3, random_state=0), X)
     (codes,) = run_onnx(skl2onnx.to_onnx(est, X[:1]), X_test)
     np.testing.assert_allclose(codes, est.transform(X_test), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(("dtype", "statistic"), [(np.float32, "combined"),
+                                                  (np.float64, "reconstruction")])
+def test_outlier_detector_labels_and_scores(data, dtype, statistic, one_torch_thread):
+    X, _, X_test, _ = data
+    detector = AutoencoderOutlierDetector(AutoencoderTransformer(4, **FAST),
+                                          statistic=statistic, contamination=0.1)
+    pipe = quiet_fit(make_pipeline(StandardScaler(), detector), X)
+    onx = skl2onnx.to_onnx(pipe, X_test[:1].astype(dtype))
+    label, scores = run_onnx(onx, X_test.astype(dtype))
+    assert label.dtype == np.int64 and scores.dtype == dtype and scores.shape == (len(X_test), 1)
+    expected = pipe.decision_function(X_test)
+    np.testing.assert_allclose(scores.ravel(), expected, rtol=1e-4, atol=1e-4)
+    clear = np.abs(expected) > 1e-3  # labels may differ only at the threshold itself
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(label[clear], pipe.predict(X_test)[clear])
+    assert set(label.tolist()) == {-1, 1}
+
+
+def test_outlier_detector_around_a_vae_is_refused(data, one_torch_thread):
+    X, _, _, _ = data
+    detector = quiet_fit(AutoencoderOutlierDetector(VAEGenerator(2, **FAST)), X)
+    with pytest.raises(NotImplementedError, match="importance-sampled"):
+        skl2onnx.to_onnx(detector, X[:1].astype(np.float32))

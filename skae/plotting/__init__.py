@@ -14,6 +14,7 @@ from ._latent import (
     plot_latent_manifold,
     plot_latent_traversal,
 )
+from ._outliers import plot_outliers
 from ._variance import plot_explained_variance
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "plot_latent_manifold",
     "plot_latent_traversal",
     "plot_loss_curve",
+    "plot_outliers",
     "plot_reconstructions",
     "plot_samples",
 ]
