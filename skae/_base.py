@@ -113,6 +113,16 @@ class BaseAutoencoder(
     def _check_training_data(self, X):
         """Extra checks of parameters against validated training data."""
 
+    def _fit_losses(self, net, reader, train_idx, seed):
+        """The training and validation losses the loop calls in this fit.
+
+        By default :meth:`_train_loss` and :meth:`_validation_loss`.  A loss
+        that needs something worked out once per fit from the training rows
+        (``reader`` reads them in the network's input units, ``seed`` seeds
+        any randomness) binds it here.
+        """
+        return self._train_loss, self._validation_loss
+
     def _loss_offset(self, net):
         """Constant added to the losses of ``history_`` to report them in data units.
 
@@ -306,7 +316,7 @@ class BaseAutoencoder(
               else contextlib.nullcontext()):
             result = train(
                 net, optimizer, reader, train_idx, val_idx,
-                self._train_loss, self._validation_loss, generator, cfg,
+                *self._fit_losses(net, reader, train_idx, call_seed), generator, cfg,
             )
         offset = self._loss_offset(net)
         for record in result.history:
