@@ -86,8 +86,12 @@ class GraphTerm:
         rows, where = torch.unique(torch.cat([heads, tails]), return_inverse=True)
         codes = net.encode(self.reader.take(rows))  # take returns rows in ascending order
         head, tail = codes[where[:n_edges]], codes[where[n_edges:]]
-        picks = torch.randint(len(rows), (n_edges, NEGATIVE_SAMPLE_RATE), generator=generator)
-        negatives = codes[picks.to(codes.device)]
+        # negatives: either end of another drawn edge, never the edge's own ends
+        shape = (n_edges, NEGATIVE_SAMPLE_RATE)
+        other = (torch.arange(n_edges)[:, None]
+                 + torch.randint(1, max(n_edges, 2), shape, generator=generator)) % n_edges
+        end = torch.randint(2, shape, generator=generator) * n_edges
+        negatives = torch.cat([head, tail])[(other + end).to(codes.device)]
         edge_sq = (head - tail).square().sum(1)
         negative_sq = (head[:, None, :] - negatives).square().sum(2)
         return umap_cross_entropy(edge_sq, negative_sq, self.a, self.b).mean()

@@ -144,8 +144,8 @@ def membership_strengths(indices, distances, sigmas, rhos):
     """
     n, k = indices.shape
     excess = distances - rhos[:, None]
-    with np.errstate(divide="ignore"):
-        values = np.exp(-excess / sigmas[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.exp(-np.maximum(excess, 0.0) / sigmas[:, None])
     values[(excess <= 0.0) | (sigmas[:, None] == 0.0)] = 1.0
     rows = np.repeat(np.arange(n), k)
     values[indices == np.arange(n)[:, None]] = 0.0  # a row is not its own neighbour
