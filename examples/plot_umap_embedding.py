@@ -9,10 +9,9 @@ is a star of overlapping arms.  ``embedding="umap"`` adds UMAP's objective to
 :class:`skae.AutoencoderTransformer`: once per fit, the fuzzy graph of each
 training row's ``n_neighbors`` nearest neighbours is built (as umap-learn
 builds it), and every training step adds the cross-entropy between that
-graph and the similarities of the codes to the reconstruction loss.  The
-result is a UMAP-like map that new rows join in one forward pass of the
-encoder (``transform``), and that decodes back to data
-(``inverse_transform``).
+graph and the similarities of the codes to the reconstruction loss.  New
+rows join the map in one forward pass of the encoder (``transform``), and
+the map decodes back to data (``inverse_transform``).
 
 The script fits PCA, the plain autoencoder and the UMAP-objective
 autoencoder on the 4,000 training digits of
