@@ -1,5 +1,6 @@
 """AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
 
+import functools
 
 import warnings
 
@@ -8,6 +9,7 @@ import torch
 
 from ._base import BaseAutoencoder
 from ._data import resolve_scaling
+from ._embedding import GraphTerm
 from ._losses import code_penalty, corrupt, reconstruction_loss
 from ._ordered import FULL_CODE_WEIGHT, code_width_for_fraction, ordered_components, prefix_mask
 from ._training import user_stacklevel
@@ -96,6 +98,41 @@ class AutoencoderTransformer(BaseAutoencoder):
         ``code_penalty_weight * ||E(x)||_1`` (sparse codes).
     code_penalty_weight : float, default=1e-3
         Weight of ``code_penalty``.
+    embedding : {"umap"} or None, default=None
+        ``"umap"`` adds UMAP's neighbour-graph objective to the
+        reconstruction loss, for codes that keep each row's nearest
+        neighbours close (2-D maps, k-NN classifiers on the codes): once per
+        fit, the fuzzy ``n_neighbors``-nearest-neighbour graph of the
+        (scaled) training rows is built as umap-learn builds it; each
+        training step then draws as many edges as the batch has rows, in
+        proportion to their weights, encodes both ends without noise and
+        adds ``embedding_weight`` times UMAP's cross-entropy between the
+        graph and the codes' similarities (with 5 negative samples per
+        edge).  ``transform`` stays one forward pass of the encoder and
+        ``inverse_transform`` decodes.  Early stopping monitors the
+        validation reconstruction loss alone.  ``partial_fit`` builds the
+        graph of each chunk on its own, so neighbours in different chunks
+        are not linked.  The exact neighbour search costs ``n_samples**2``
+        distances; above 10,000 rows pynndescent's approximate search is used
+        when it is installed.  See the user guide's "Neighbour-preserving
+        maps".  None trains the plain autoencoder.
+    n_neighbors : int, default=15
+        Size of each row's neighbourhood in the graph (the row itself
+        included), as in umap-learn: small values keep local detail, large
+        ones more of the global structure.  Only used with
+        ``embedding="umap"``.
+    min_dist : float, default=0.1
+        How tightly neighbours may gather in the code space, in [0, 1], as
+        in umap-learn: small values give compact, well separated clusters.
+        Only used with ``embedding="umap"``.
+    embedding_weight : float, default=0.5
+        Balance of the graph term against the reconstruction: the training
+        loss is ``n_features * (reconstruction_per_feature + embedding_weight
+        * cross_entropy)``, where the reconstruction per feature is the
+        fraction of the (scaled) variance left unexplained for
+        ``loss="mse"`` and the cross-entropy is that of one edge with its
+        negative samples.  Larger values favour the map over the
+        reconstructions.  Only used with ``embedding="umap"``.
     weight_decay : float, default=1e-4
         Decoupled weight decay of the optimizer.
     batch_size : int or "auto", default="auto"
@@ -255,6 +292,10 @@ default="plateau"
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "code_penalty": [None, StrOptions({"l1", "l2"})],
         "code_penalty_weight": [Interval(Real, 0, None, closed="left")],
+        "embedding": [None, StrOptions({"umap"})],
+        "n_neighbors": [Interval(Integral, 2, None, closed="left")],
+        "min_dist": [Interval(Real, 0, 1, closed="both")],
+        "embedding_weight": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -270,6 +311,10 @@ default="plateau"
         noise_level=0.5,
         code_penalty=None,
         code_penalty_weight=1e-3,
+        embedding=None,
+        n_neighbors=15,
+        min_dist=0.1,
+        embedding_weight=0.5,
         weight_decay=1e-4,
         batch_size="auto",
         learning_rate=1e-3,
@@ -303,6 +348,10 @@ default="plateau"
         self.noise_level = noise_level
         self.code_penalty = code_penalty
         self.code_penalty_weight = code_penalty_weight
+        self.embedding = embedding
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.embedding_weight = embedding_weight
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -379,7 +428,13 @@ default="plateau"
                 f"probability); got noise_level={self.noise_level}."
             )
 
-    def _train_loss(self, net, x, generator, epoch):
+    def _fit_losses(self, net, reader, train_idx, seed):
+        if self.embedding is None:
+            return super()._fit_losses(net, reader, train_idx, seed)
+        graph = GraphTerm.build(net, reader, train_idx, self.n_neighbors, self.min_dist, seed)
+        return functools.partial(self._train_loss, graph=graph), self._validation_loss
+
+    def _train_loss(self, net, x, generator, epoch, graph=None):
         x_in = corrupt(x, self.noise, self.noise_level, net.scale, generator)
         code = net.encode(x_in)
         rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss)
@@ -393,6 +448,10 @@ default="plateau"
             penalty = code_penalty(code, self.code_penalty)
             loss = loss + self.code_penalty_weight * penalty
             parts["code_penalty"] = penalty.mean()
+        if graph is not None:  # embedding="umap": the neighbour graph's cross-entropy
+            cross_entropy = graph(net, x.shape[0], generator)
+            loss = loss + self.embedding_weight * net.n_features * cross_entropy
+            parts["graph_cross_entropy"] = cross_entropy
         return loss, parts
 
     def _validation_loss(self, net, x, generator):

@@ -129,6 +129,16 @@ class BaseAutoencoder(
     def _check_training_data(self, X):
         """Extra checks of parameters against validated training data."""
 
+    def _fit_losses(self, net, reader, train_idx, seed):
+        """The training and validation losses the loop calls in this fit.
+
+        By default :meth:`_train_loss` and :meth:`_validation_loss`.  A loss
+        that needs something worked out once per fit from the training rows
+        (``reader`` reads them in the network's input units, ``seed`` seeds
+        any randomness) binds it here.
+        """
+        return self._train_loss, self._validation_loss
+
     def _loss_offset(self, net):
         """Constant added to the losses of ``history_`` to report them in data units.
 
@@ -340,8 +350,10 @@ class BaseAutoencoder(
             max_time=None if incremental else self.max_time,
         )
 
+        train_loss, val_loss = self._fit_losses(net, reader, train_idx, call_seed)
+
         def batch_loss(net, x, generator, epoch):
-            losses, parts = self._train_loss(net, x, generator, epoch)
+            losses, parts = train_loss(net, x, generator, epoch)
             return trimmed_mean(losses, trim_fraction), parts
 
         # a user's modules may draw from torch's default generator (e.g. dropout)
@@ -349,7 +361,7 @@ class BaseAutoencoder(
               else contextlib.nullcontext()):
             result = train(
                 net, optimizer, reader, train_idx, val_idx,
-                batch_loss, self._validation_loss, generator, cfg,
+                batch_loss, val_loss, generator, cfg,
             )
         offset = self._loss_offset(net)
         for record in result.history:

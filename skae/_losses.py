@@ -1,4 +1,6 @@
-"""Loss terms by name: reconstruction, code penalties, corruption."""
+"""Loss terms by name: reconstruction, code penalties, corruption, UMAP's cross-entropy."""
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -63,3 +65,33 @@ def corrupt(x, kind, level, scale, generator):
         keep = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
         return x * (keep >= level).to(x.device)
     raise ValueError(f"Unknown noise {kind!r}.")
+
+
+def umap_cross_entropy(sq_dist_edges, sq_dist_negatives, a, b, eps=1e-3):
+    """UMAP's fuzzy cross-entropy of embedded edges and negative samples.
+
+    The similarity of two codes at distance ``d`` is ``q = 1 / (1 + a
+    d^(2b))``; an edge of the graph costs ``-log q`` and a negative sample
+    ``-log(1 - q)``, both computed from ``t = log(a (d^2 + eps)^b)`` as
+    ``softplus(t)`` and ``softplus(-t)``.  ``eps`` keeps the repulsion of
+    coinciding codes finite, as the 0.001 of umap-learn's optimizer does.
+
+    Parameters
+    ----------
+    sq_dist_edges : Tensor of shape (n_edges,)
+        Squared distances between the codes of each edge's ends.
+    sq_dist_negatives : Tensor of shape (n_edges, n_negatives)
+        Squared distances between each edge's head and its negative samples.
+    a, b : float
+        The curve's parameters (see :func:`skae._graph.find_ab_params`).
+    eps : float, default=1e-3
+
+    Returns
+    -------
+    loss : Tensor of shape (n_edges,)
+        Attraction of each edge plus the repulsion of its negative samples.
+    """
+    log_a = math.log(a)
+    attraction = F.softplus(log_a + b * torch.log(sq_dist_edges + eps))
+    repulsion = F.softplus(-(log_a + b * torch.log(sq_dist_negatives + eps)))
+    return attraction + repulsion.sum(1)

@@ -61,7 +61,7 @@ def test_digits_quick(tmp_path, capsys):
     status, stdout, report, out = _run(
         tmp_path, capsys, "--dataset", "digits", "--max-kernel-pca-samples", "100")
     assert status == 0
-    methods = ["pca", "autoencoder", "autoencoder_conv", "vae"]
+    methods = ["pca", "autoencoder", "autoencoder_conv", "umap_ae", "vae"]
     _check_records(report, methods, [2, 10, 30])
     assert set(report) >= {"dataset", "config", "environment", "metrics", "results",
                            "skipped", "failed", "notes", "plots"}
@@ -87,7 +87,7 @@ def test_digits_quick(tmp_path, capsys):
 def test_wine_quick_tabular(tmp_path, capsys):
     status, stdout, report, out = _run(tmp_path, capsys, "--dataset", "wine")
     assert status == 0
-    methods = ["pca", "kernel_pca", "autoencoder", "vae"]
+    methods = ["pca", "kernel_pca", "autoencoder", "umap_ae", "vae"]
     _check_records(report, methods, [2, 10, 12])  # 30 is capped at n_features - 1 = 12
     assert report["config"]["requested_n_components"] == [2, 10, 30]
     assert any("n_components=30 capped at 12" in note for note in report["notes"])

@@ -21,6 +21,8 @@ ESTIMATORS = [
     # Ordered codes, and n_components as a fraction of variance.
     AutoencoderTransformer(n_components=2, ordered=True, **FAST),
     AutoencoderTransformer(n_components=0.8, **FAST),
+    # UMAP's neighbour-graph term added to the reconstruction.
+    AutoencoderTransformer(n_components=2, embedding="umap", n_neighbors=5, **FAST),
     # Gaussian likelihood with a learned variance (the default).
     VAEGenerator(n_components=2, **FAST),
     # Gaussian with a fixed variance, beta-VAE with KL warm-up, no validation split.

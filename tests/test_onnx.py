@@ -28,6 +28,7 @@ MODELS = {
         6, input_shape=(1, 8, 8), conv_channels=(4, 8), max_iter=3, random_state=0
     ),
     "vae": lambda: VAEGenerator(4, **FAST),
+    "umap": lambda: AutoencoderTransformer(2, embedding="umap", n_neighbors=5, **FAST),
     # a fractional n_components keeps a prefix of the 6 trained components
     "ordered": lambda: AutoencoderTransformer(
         0.5, ordered=True, hidden_layer_sizes=(128,), max_iter=10, batch_size=32, random_state=0

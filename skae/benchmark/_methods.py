@@ -74,6 +74,10 @@ def _make_autoencoder_conv(n, dataset, seed):
     )
 
 
+def _make_umap_ae(n, dataset, seed):
+    return AutoencoderTransformer(n_components=n, embedding="umap", random_state=seed)
+
+
 def _make_vae(n, dataset, seed):
     likelihood = "bernoulli" if dataset.unit_interval else "gaussian"
     return VAEGenerator(n_components=n, likelihood=likelihood, random_state=seed)
@@ -116,6 +120,12 @@ METHODS = {
             "autoencoder_conv",
             "skae AutoencoderTransformer with input_shape (convolutional), package defaults",
             _make_autoencoder_conv, _conv_skip, neural=True,
+        ),
+        Method(
+            "umap_ae",
+            "skae AutoencoderTransformer(embedding='umap'): UMAP's neighbour-graph term "
+            "added to the reconstruction loss, package defaults otherwise",
+            _make_umap_ae, _always, neural=True,
         ),
         Method(
             "vae",
