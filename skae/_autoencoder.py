@@ -1,7 +1,6 @@
 """AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
 
 import functools
-
 import warnings
 
 import numpy as np
