@@ -20,6 +20,7 @@ from ._validation import (
     check_is_fitted,
     validate_method_params,
 )
+from .nn._network import AutoencoderNet
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -398,6 +399,11 @@ default="plateau"
             return self._spec.n_components  # continue with the fitted width
         return code_width_for_fraction(X, fraction, resolve_scaling(self.scaling,
                                                                      self.input_shape))
+
+    @staticmethod
+    def _assemble_network(spec, encoder, decoder, feature_width):
+        return AutoencoderNet(encoder, decoder, feature_width, spec.n_components,
+                              spec.n_features, input_shape=spec.input_shape, output=spec.output)
 
     def _model_kind(self):
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}

@@ -126,6 +126,11 @@ class BaseAutoencoder(
     def _validation_loss(self, net, x, generator):
         """Per-sample loss of batch ``x`` used for early stopping."""
 
+    @staticmethod
+    @abstractmethod
+    def _assemble_network(spec, encoder, decoder, feature_width):
+        """The estimator's network around ``encoder`` and ``decoder`` (see ``NetworkSpec.build``)."""
+
     def _check_training_data(self, X):
         """Extra checks of parameters against validated training data."""
 
@@ -317,7 +322,7 @@ class BaseAutoencoder(
             mean, scale, scaling = data_scaling(X, resolve_scaling(self.scaling,
                                                                    spec.input_shape))
             check_float32_scale(scale)
-            net = spec.build(generator)
+            net = spec.build(generator, self._assemble_network)
             # data in [0, 1] for a sigmoid output are not shifted
             net.set_scaling(mean, scale, shift=mean if spec.output == "identity" else None)
             self._prepare_network(net, X, scaling)

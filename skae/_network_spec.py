@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 import torch
 
 from ._random import generator_seed, init_parameters, seeded_global_rng
-from ._vae_model import VariationalNet, make_likelihood
 from ._validation import check_widths, resolve_image_shape
 from .nn._build import output_width, resolve_module
 from .nn._conv import ConvDecoder, ConvEncoder
 from .nn._mlp import MLPDecoder, MLPEncoder
-from .nn._network import AutoencoderNet
 
 
 def _short(value):
@@ -121,8 +119,12 @@ class NetworkSpec:
         """True when the user supplied the encoder or the decoder."""
         return self.encoder is not None or self.decoder is not None
 
-    def build(self, generator):
+    def build(self, generator, assemble):
         """A freshly initialised network of this structure.
+
+        ``assemble(spec, encoder, decoder, feature_width)`` is the estimator's
+        own step that puts the encoder and the decoder into its network (the
+        code heads, the likelihood); the spec knows nothing of the models.
 
         skae's own layers are initialised from the local torch ``generator``.
         A user's encoder or decoder given as a class or factory is built with
@@ -131,7 +133,7 @@ class NetworkSpec:
         instance is copied with its weights.
         """
         with seeded_global_rng(generator_seed(generator)):
-            net = self._construct()
+            net = self._construct(assemble)
         own = [net.head]
         if self.encoder is None:
             own.append(net.encoder)
@@ -141,7 +143,7 @@ class NetworkSpec:
             init_parameters(module, generator)
         return net
 
-    def _construct(self):
+    def _construct(self, assemble):
         n_classes = len(self.classes) if self.conditional else 0
         # a conditional decoder reads the code followed by the one-hot label
         context = {"n_features": self.n_features, "n_components": self.n_components,
@@ -161,13 +163,7 @@ class NetworkSpec:
                 f"The decoder returns {produced} values per sample, but X has "
                 f"{self.n_features} features."
             )
-        args = (encoder, decoder, width, self.n_components, self.n_features)
-        if self.likelihood is None:
-            return AutoencoderNet(*args, input_shape=self.input_shape, output=self.output)
-        likelihood = make_likelihood(self.likelihood, self.observation_variance,
-                                     self.n_features)
-        return VariationalNet(*args, likelihood=likelihood, input_shape=self.input_shape,
-                              n_classes=n_classes)
+        return assemble(self, encoder, decoder, width)
 
     def _default_modules(self):
         """The built-in encoder and decoder (only the parts the user did not supply)."""

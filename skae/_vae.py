@@ -4,6 +4,7 @@ from ._base import BaseAutoencoder
 from ._conditional import fit_targets
 from ._generative import GenerativeMixin
 from ._random import draw_seed, make_generator
+from ._vae_model import VariationalNet, make_likelihood
 from ._validation import Integral, Interval, Real, StrOptions
 
 _COLLAPSE_ROWS = 2000  # training rows inspected for posterior collapse
@@ -409,6 +410,14 @@ default="plateau"
         self.verbose = verbose
 
     # ----------------------------------------------------------- base hooks
+    @staticmethod
+    def _assemble_network(spec, encoder, decoder, feature_width):
+        likelihood = make_likelihood(spec.likelihood, spec.observation_variance, spec.n_features)
+        n_classes = len(spec.classes) if spec.conditional else 0
+        return VariationalNet(encoder, decoder, feature_width, spec.n_components,
+                              spec.n_features, likelihood=likelihood,
+                              input_shape=spec.input_shape, n_classes=n_classes)
+
     def _model_kind(self):
         output = "sigmoid" if self.likelihood == "bernoulli" else "identity"
         return {"output": output, "likelihood": self.likelihood}

@@ -197,7 +197,7 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
         setattr(est, key, value)
     est._spec = NetworkSpec.from_config(_decode(config["network"]),
                                         encoder=encoder, decoder=decoder)
-    net = est._spec.build(make_generator(0))  # its weights are replaced by the saved ones
+    net = est._spec.build(make_generator(0), est._assemble_network)  # its weights are replaced by the saved ones
     state = dict(blob["state_dict"])
     # models saved before the float64 input shift existed have none
     state.setdefault("input_shift", torch.zeros(net.input_shift.shape, dtype=torch.float64))

@@ -436,7 +436,8 @@ def test_defaults_do_not_collapse_on_a_small_table(one_torch_thread):
 
 
 def test_free_bits_charge_a_little_used_dimension_a_constant():
-    net = small_vae()._describe(5, 3).build(torch.Generator().manual_seed(0))
+    vae = small_vae()
+    net = vae._describe(5, 3).build(torch.Generator().manual_seed(0), vae._assemble_network)
     rows = torch.randn(32, 5)
     plain = net.training_terms(rows, torch.Generator().manual_seed(0), 1, 1.0)
     free = net.training_terms(rows, torch.Generator().manual_seed(0), 1, 1.0, free_bits=50.0)
