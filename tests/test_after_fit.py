@@ -48,7 +48,9 @@ def test_the_vae_sampler_is_fitted_to_every_chunk(digits):
     draws = vae._draw(torch.Generator().manual_seed(0), 4000, None, None)[1].numpy()
     nearest = KNeighborsClassifier(1).fit(codes, y).predict(draws)
     share_first, share_last = np.isin(nearest, [0, 1]).mean(), np.isin(nearest, [7, 8, 9]).mean()
-    assert share_first > 0.1, (share_first, share_last)
+    # classes 0 and 1 (the first chunk) are 20 % of the rows: a sampler fitted to the last
+    # chunk alone draws next to none near them
+    assert share_first > 0.05, (share_first, share_last)
     assert share_last < 0.5, (share_first, share_last)
     assert np.linalg.norm(first.mean(0) - last.mean(0)) > 0  # the chunks' codes differ
 
@@ -64,9 +66,9 @@ def test_ordered_variance_is_measured_on_every_chunk(digits):
     # fewer rows than the reservoir holds: it is every row seen
     rows = ae._reservoir_rows.numpy()
     assert sorted(map(tuple, rows)) == sorted(map(tuple, X))
-    _, ratio = ordered_components(ae.net_, rows, np.arange(len(rows)), ae.device_, None)
+    _, ratio, _ = ordered_components(ae.net_, rows, np.arange(len(rows)), ae.device_, None)
     np.testing.assert_allclose(ae.explained_variance_ratio_, ratio)
-    _, last_only = ordered_components(ae.net_, X[-599:], np.arange(599), ae.device_, None)
+    _, last_only, _ = ordered_components(ae.net_, X[-599:], np.arange(599), ae.device_, None)
     assert not np.allclose(ae.explained_variance_ratio_, last_only)
     assert torch.is_tensor(ae._reservoir_rows)
 
