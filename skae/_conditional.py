@@ -97,19 +97,18 @@ def check_fit_labels(estimator, X, y, known_classes=None):
     return Labels(classes, encode(classes, y))
 
 
-def fit_targets(estimator, X, y, *, fresh, incremental):
-    """The :class:`Labels` of a conditional VAEGenerator's fit; sets its label state.
+def fit_targets(estimator, X, y, *, fitted_classes=None, fitted_counts=None,
+                incremental=False):
+    """The :class:`Labels` of a conditional VAEGenerator's fit and the class counts.
 
-    ``classes_`` and the class counts (accumulated over ``partial_fit``
-    calls and warm starts) are set on ``estimator``; a fit that fails
-    restores them.  ``partial_fit`` continues with the fitted classes.
+    ``fitted_classes`` and ``fitted_counts`` are those of the model that
+    training continues (None for a fresh fit): ``partial_fit`` keeps its
+    classes, and the counts accumulate over ``partial_fit`` calls and warm
+    starts.  Returns ``(labels, counts)``; the estimator stores them.
     """
-    continued = not fresh and estimator._spec.conditional
-    known = estimator.classes_ if continued and incremental else None
+    known = fitted_classes if incremental else None
     labels = check_fit_labels(estimator, X, y, known)
     counts = labels.counts()
-    if continued and len(counts) == len(estimator.classes_):
-        counts = counts + estimator._class_counts
-    estimator.classes_ = np.asarray(labels.classes)
-    estimator._class_counts = counts
-    return labels
+    if fitted_counts is not None and len(counts) == len(fitted_counts):
+        counts = counts + fitted_counts
+    return labels, counts

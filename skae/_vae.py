@@ -1,5 +1,7 @@
 """VAEGenerator: a variational autoencoder that encodes, scores and generates data."""
 
+import numpy as np
+
 from ._base import BaseAutoencoder
 from ._conditional import fit_targets
 from ._generative import GenerativeMixin
@@ -434,7 +436,13 @@ default="plateau"
     def _check_targets(self, X, y, *, fresh, incremental):
         if not self.conditional:
             return None  # y is ignored
-        return fit_targets(self, X, y, fresh=fresh, incremental=incremental)
+        continued = not fresh and self._spec.conditional
+        labels, counts = fit_targets(
+            self, X, y, fitted_classes=self.classes_ if continued else None,
+            fitted_counts=self._class_counts if continued else None, incremental=incremental)
+        # a fit that fails restores the estimator, these included
+        self.classes_, self._class_counts = np.asarray(labels.classes), counts
+        return labels
 
     def _update_network(self, net):
         if self.likelihood == "gaussian" and not isinstance(self.observation_variance, str):
