@@ -12,10 +12,15 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 import skae
+from skae._base import BaseAutoencoder
 
+# The transformers that own a network. AutoencoderOutlierDetector takes one of
+# them as its estimator and is checked by scikit-learn's outlier-detector
+# checks in tests/test_outlier.py.
 ESTIMATORS = [
     getattr(skae, name) for name in skae.__all__
     if isinstance(getattr(skae, name), type) and issubclass(getattr(skae, name), BaseEstimator)
+    and issubclass(getattr(skae, name), BaseAutoencoder)
 ]
 FAST = dict(hidden_layer_sizes=(8,), max_iter=3, batch_size=16, random_state=0)
 RNG = np.random.RandomState(0)
