@@ -10,7 +10,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_array, metadata_routing
 
-from ._data import BatchReader, data_scaling, map_rows, resolve_scaling
+from ._data import BatchReader, data_scaling, input_shift, map_rows, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
 from ._losses import trimmed_mean
 from ._network_spec import describe_network
@@ -323,8 +323,7 @@ class BaseAutoencoder(
                                                                    spec.input_shape))
             check_float32_scale(scale)
             net = spec.build(generator, self._assemble_network)
-            # data in [0, 1] for a sigmoid output are not shifted
-            net.set_scaling(mean, scale, shift=mean if spec.output == "identity" else None)
+            net.set_scaling(mean, scale, shift=input_shift(mean, scale, spec.output))
             self._prepare_network(net, X, scaling)
             net.to(device)
         else:  # train a copy: the fitted network stays as it is until success
@@ -468,7 +467,7 @@ class BaseAutoencoder(
         columns, e.g. one-hot labels, are left as they are); False for codes.
         """
         shift = None
-        if data:
+        if data and bool(self.net_.input_shift.any()):
             shift = np.zeros(X.shape[1])
             shift[:self.n_features_in_] = self.net_.input_shift.cpu().numpy()
         return map_rows(X, fn, width, dtype, self.device_, owner=self.net_, kind=kind,

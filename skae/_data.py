@@ -124,6 +124,8 @@ def chunk_lengths(pad, chunk=_INFERENCE_ROWS):
 
 def padded_length(n, pad, chunk=_INFERENCE_ROWS):
     """The length a chunk of ``n <= chunk`` rows is computed at."""
+    if n <= pad:
+        return pad
     return next(size for size in chunk_lengths(pad, chunk) if size >= n)
 
 
@@ -200,9 +202,11 @@ def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):
             for start in range(0, rows.shape[0], chunk):
                 x = rows[start:start + chunk]
                 n = x.shape[0]
-                extra = padded_length(n, pad, chunk) - n
-                if extra:
-                    x = torch.cat([x, x.new_zeros((extra, *x.shape[1:]))])
+                size = padded_length(n, pad, chunk)
+                if size > n:
+                    padded = x.new_zeros((size, *x.shape[1:]))
+                    padded[:n] = x
+                    x = padded
                 out[lo:lo + n] = fn(x)[:n].reshape(n, width).to("cpu").numpy()
                 lo += n
     return out
@@ -274,6 +278,26 @@ def shares_one_unit(lo, hi):
         return True
     span = hi[varying].max() - lo[varying].min()
     return bool(np.median(ranges[varying]) >= _SHARED_SPAN * span)
+
+
+# Data whose mean lies more than this many standard deviations from zero are
+# centred in float64 before the float32 cast (see input_shift).
+_SHIFT_RATIO = 1e3
+
+
+def input_shift(mean, scale, output):
+    """The float64 shift subtracted from the data before they are cast to float32, or None.
+
+    Casting ``x`` to float32 rounds it by up to ``|x| * 2**-24``: for data
+    whose mean is within ``_SHIFT_RATIO`` standard deviations of zero that
+    is below 1e-4 of a standard deviation, and the data are cast as they are
+    (the cheaper path).  Data farther from zero are centred in float64
+    first, by their mean.  Data in [0, 1] for a sigmoid output are never
+    shifted.
+    """
+    if output != "identity" or not np.any(np.abs(mean) > _SHIFT_RATIO * scale):
+        return None
+    return mean
 
 
 def data_scaling(X, mode):
