@@ -88,10 +88,11 @@ def test_masking_denoiser_cleans_noisy_digits(digits):
     ids=["ae-conv", "ae-mlp-with-shape", "ae-mlp", "vae-conv", "vae-mlp"],
 )
 def test_auto_batch_size_trains_like_its_documented_size(
-    cls, params, expected, small_digits, one_torch_thread
+    cls, params, expected, digits, one_torch_thread
 ):
-    X = small_digits[0] / 16.0
-    common = dict(n_components=3, max_iter=2, conv_channels=(4, 8), hidden_layer_sizes=(16,),
+    # enough rows that the documented size still takes 8 steps an epoch
+    X = digits[0]
+    common = dict(n_components=3, max_iter=1, conv_channels=(4, 8), hidden_layer_sizes=(16,),
                   random_state=0, **params)
     auto = cls(batch_size="auto", **common).fit(X)
     explicit = cls(batch_size=expected, **common).fit(X)
