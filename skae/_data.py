@@ -97,36 +97,29 @@ class BatchReader:
 
 
 # Inference reads _INFERENCE_ROWS rows at a time and computes them in chunks
-# of ``chunk`` rows; a shorter last chunk is padded with zero rows to one of
-# the lengths pad, 2 pad, 4 pad, ... up to ``chunk``.  A row's float32
-# result is bitwise the same in chunks of two lengths only when the CPU's
-# BLAS takes the same kernel (and the same split between threads) for both,
-# which depends on the vector units (AVX2, AVX-512), the thread count and
-# the layer widths: one to three rows take a matrix-vector path everywhere,
-# AVX-512 kernels differ below 16 rows, and with several threads a wide layer
-# splits its work differently below 64 and below 128 rows.  So the lengths
-# are measured, once per network, kind of computation, thread count and
-# device: the lengths of _LADDER whose rows agree with each other form runs,
-# and the run used is the one with the shortest first length (the padding
-# of a one-row call) among those reaching _MIN_CHUNK rows (the chunk, for
-# the throughput of large calls).
+# of one of a few lengths, a short chunk padded with zero rows to the next of
+# them.  A row's float32 result is bitwise the same in chunks of two lengths
+# only when the CPU's BLAS takes the same kernel (and the same split between
+# threads) for both, which depends on the vector units (AVX2, AVX-512), the
+# thread count and the layer widths: one to three rows take a matrix-vector
+# path everywhere, AVX-512 kernels differ below 16 rows, and with several
+# threads a wide layer splits its work differently below 64 or 128 rows.  So
+# the lengths are measured, once per network, kind of computation, thread
+# count and device: the lengths of _LADDER fall into classes whose members
+# give every row the same result, and the class used is the one with the
+# shortest length (the padding of a one-row call) among those that hold a
+# length of at least _MIN_CHUNK rows (the chunk, for the throughput of large
+# calls).
 _INFERENCE_ROWS = 512
 _LADDER = (4, 8, 16, 32, 64, 128, 256, 512)
 _MIN_CHUNK = 64
-_pad_cache = weakref.WeakKeyDictionary()  # owner -> {(kind, threads, device): (pad, chunk)}
-_pad_lock = threading.Lock()
+_length_cache = weakref.WeakKeyDictionary()  # owner -> {(kind, threads, device): lengths}
+_length_lock = threading.Lock()
 
 
-def chunk_lengths(pad, chunk=_INFERENCE_ROWS):
-    """The lengths a short chunk is padded to: ``pad``, ``2 pad``, ... ``chunk``."""
-    return [size for size in _LADDER if pad <= size <= chunk]
-
-
-def padded_length(n, pad, chunk=_INFERENCE_ROWS):
-    """The length a chunk of ``n <= chunk`` rows is computed at."""
-    if n <= pad:
-        return pad
-    return next(size for size in chunk_lengths(pad, chunk) if size >= n)
+def padded_length(n, lengths):
+    """The length, among the increasing ``lengths``, that a chunk of ``n`` rows is computed at."""
+    return next(size for size in lengths if size >= n)
 
 
 def _probe_rows(x, generator):
@@ -137,43 +130,49 @@ def _probe_rows(x, generator):
     return probe + 0.01 * noise * (1.0 + probe.abs())
 
 
-def agreeing_runs(fn, probe):
-    """The runs of consecutive lengths of ``_LADDER`` under which ``fn`` agrees row by row.
+def agreeing_classes(fn, probe):
+    """The lengths of ``_LADDER`` grouped into classes under which ``fn`` agrees row by row.
 
-    Two consecutive lengths ``L`` and ``2 L`` agree when the rows of a chunk
-    of ``L`` rows equal the same rows computed in a chunk of ``2 L`` rows, at
-    both halves of it.
+    Lengths ``L < M`` agree when a chunk of ``L`` rows gives the same rows
+    as the first ``L`` rows of a chunk of ``M`` rows, and as its last ``L``
+    rows.  Each class holds lengths that all agree with each other, in
+    increasing order.
     """
-    runs, run = [], [_LADDER[0]]
-    for small, large in zip(_LADDER[:-1], _LADDER[1:], strict=True):
-        both = fn(probe[:large])
-        same = torch.equal(fn(probe[:small]), both[:small]) and torch.equal(
-            fn(probe[small:large]), both[small:])
-        if same:
-            run.append(large)
+    full = {size: fn(probe[:size]) for size in _LADDER}
+
+    def agree(small, large):
+        return torch.equal(full[small], full[large][:small]) and torch.equal(
+            fn(probe[large - small:large]), full[large][large - small:])
+
+    classes = []
+    for size in _LADDER:
+        home = next((c for c in classes if all(agree(m, size) for m in c)), None)
+        if home is None:
+            classes.append([size])
         else:
-            runs.append(run)
-            run = [large]
-    return [*runs, run]
+            home.append(size)
+    return classes
 
 
-def batch_invariant_chunks(fn, x, owner, kind):
-    """``(pad, chunk)``: the padding and chunk length under which ``fn`` is batch-invariant.
+def batch_invariant_lengths(fn, x, owner, kind):
+    """The increasing chunk lengths under which ``fn`` is batch-invariant.
 
-    ``x`` is a chunk of real input, used to build the probe; ``owner`` (the
-    fitted network) and ``kind`` (the computation, e.g. ``"encode"``) key the
-    cached answer together with the thread count and the device.
+    The first is the padding of a one-row call, the last the length of the
+    chunks of a large call.  ``x`` is a chunk of real input, used to build
+    the probe; ``owner`` (the fitted network) and ``kind`` (the computation,
+    e.g. ``"encode"``) key the cached answer together with the thread count
+    and the device.
     """
     key = (kind, torch.get_num_threads(), str(x.device))
-    with _pad_lock:
-        known = _pad_cache.get(owner, {}).get(key)
+    with _length_lock:
+        known = _length_cache.get(owner, {}).get(key)
     if known is not None:
         return known
-    runs = agreeing_runs(fn, _probe_rows(x, torch.Generator().manual_seed(0)))
-    run = next(r for r in runs if r[-1] >= _MIN_CHUNK)
-    found = (run[0], run[-1])
-    with _pad_lock:
-        _pad_cache.setdefault(owner, {})[key] = found
+    classes = agreeing_classes(fn, _probe_rows(x, torch.Generator().manual_seed(0)))
+    found = tuple(min((c for c in classes if c[-1] >= _MIN_CHUNK),
+                      key=lambda c: (c[0], -c[-1])))
+    with _length_lock:
+        _length_cache.setdefault(owner, {})[key] = found
     return found
 
 
@@ -182,7 +181,7 @@ def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):
 
     Rows are computed in chunks of a length, and a short last chunk padded
     with zero rows to a length, at which ``fn`` gives every row bitwise the
-    same result (:func:`batch_invariant_chunks`, keyed by ``owner`` and
+    same result (:func:`batch_invariant_lengths`, keyed by ``owner`` and
     ``kind``; without an owner, chunks of ``_INFERENCE_ROWS`` rows, the last
     one padded to a full one), so that no row's result depends on what it
     is batched with.  ``shift`` is subtracted from the rows in float64 first
@@ -191,18 +190,17 @@ def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):
     """
     out = np.empty((X.shape[0], width), dtype=dtype)
     reader = BatchReader(X, device, stream=True, shift=shift)
-    pad = chunk = None
-    if owner is None:
-        pad = chunk = _INFERENCE_ROWS
+    lengths = None if owner is not None else (_INFERENCE_ROWS,)
     with torch.inference_mode():
         lo = 0
         for rows in reader.slices(_INFERENCE_ROWS):
-            if chunk is None:
-                pad, chunk = batch_invariant_chunks(fn, rows, owner, kind)
+            if lengths is None:
+                lengths = batch_invariant_lengths(fn, rows, owner, kind)
+            chunk = lengths[-1]
             for start in range(0, rows.shape[0], chunk):
                 x = rows[start:start + chunk]
                 n = x.shape[0]
-                size = padded_length(n, pad, chunk)
+                size = padded_length(n, lengths)
                 if size > n:
                     padded = x.new_zeros((size, *x.shape[1:]))
                     padded[:n] = x

@@ -12,13 +12,11 @@ import torch
 
 from skae import AutoencoderTransformer, VAEGenerator
 from skae._data import (
-    _INFERENCE_ROWS,
     _LADDER,
     _MIN_CHUNK,
-    _pad_cache,
-    agreeing_runs,
-    batch_invariant_chunks,
-    chunk_lengths,
+    _length_cache,
+    agreeing_classes,
+    batch_invariant_lengths,
     map_rows,
     padded_length,
 )
@@ -32,26 +30,36 @@ def threads(request):
     torch.set_num_threads(before)
 
 
-def test_chunk_lengths_double_up_to_the_chunk():
-    for pad in _LADDER:
-        for chunk in (c for c in _LADDER if c >= pad):
-            lengths = chunk_lengths(pad, chunk)
-            assert lengths[0] == pad and lengths[-1] == chunk
-            assert all(b == 2 * a for a, b in zip(lengths[:-1], lengths[1:], strict=True))
-            for n in range(1, chunk + 1, 3):
-                size = padded_length(n, pad, chunk)
-                assert size >= n and size in lengths
-                assert all(s < n for s in lengths if s < size)
+def test_padded_length_is_the_shortest_that_holds_the_rows():
+    lengths = (4, 128, 256)
+    assert [padded_length(n, lengths) for n in (1, 4, 5, 128, 129, 256)] == [
+        4, 4, 128, 128, 256, 256]
 
 
-def test_agreeing_runs_split_where_the_rows_change():
-    # rows computed in chunks of 16 rows or more come out otherwise than in shorter ones
+def _probe():
+    return torch.randn(512, 3, generator=torch.Generator().manual_seed(0))
+
+
+def test_agreeing_classes_group_the_lengths_that_give_the_same_rows():
+    # chunks of 8 to 64 rows come out otherwise than shorter and longer ones
     def fn(x):
-        return x + (1e-3 if x.shape[0] >= 16 else 0.0)
+        return x + (1e-3 if 8 <= x.shape[0] <= 64 else 0.0)
 
-    probe = torch.randn(_INFERENCE_ROWS, 3, generator=torch.Generator().manual_seed(0))
-    assert agreeing_runs(fn, probe) == [[4, 8], [16, 32, 64, 128, 256, 512]]
-    assert agreeing_runs(lambda x: 2 * x, probe) == [list(_LADDER)]
+    assert agreeing_classes(fn, _probe()) == [[4, 128, 256, 512], [8, 16, 32, 64]]
+    assert agreeing_classes(lambda x: 2 * x, _probe()) == [list(_LADDER)]
+    # a row's result that depends on its position in the chunk splits every length
+    def positional(x):
+        return x + torch.arange(x.shape[0], dtype=x.dtype)[:, None]
+
+    assert agreeing_classes(positional, _probe()) == [[size] for size in _LADDER]
+
+
+def test_the_lengths_pad_little_and_reach_a_long_chunk():
+    def fn(x):
+        return x + (1e-3 if 8 <= x.shape[0] <= 64 else 0.0)
+
+    assert batch_invariant_lengths(fn, torch.ones(2, 3), torch.nn.Linear(1, 1), "t") == (
+        4, 128, 256, 512)
 
 
 def test_a_batch_dependent_computation_gets_chunks_of_one_length():
@@ -62,7 +70,7 @@ def test_a_batch_dependent_computation_gets_chunks_of_one_length():
 
     owner = torch.nn.Linear(1, 1)
     x = torch.ones(3, 2)
-    assert batch_invariant_chunks(fn, x, owner, "test") == (_MIN_CHUNK, _MIN_CHUNK)
+    assert batch_invariant_lengths(fn, x, owner, "test") == (_MIN_CHUNK,)
     X = np.random.RandomState(0).rand(600, 2).astype(np.float32)
     full = map_rows(X, fn, 2, np.float32, "cpu", owner=owner, kind="test")
     for rows in (slice(0, 1), slice(3, 40), slice(512, 600)):
@@ -70,7 +78,7 @@ def test_a_batch_dependent_computation_gets_chunks_of_one_length():
         np.testing.assert_array_equal(part, full[rows])
 
 
-def test_the_chunks_are_cached_per_owner_and_kind():
+def test_the_lengths_are_cached_per_owner_and_kind():
     calls = []
 
     def fn(x):
@@ -79,11 +87,11 @@ def test_the_chunks_are_cached_per_owner_and_kind():
 
     owner = torch.nn.Linear(1, 1)
     x = torch.ones(2, 3)
-    found = batch_invariant_chunks(fn, x, owner, "a")
-    assert found == (_LADDER[0], _INFERENCE_ROWS)  # the identity agrees everywhere
+    found = batch_invariant_lengths(fn, x, owner, "a")
+    assert found == _LADDER  # the identity agrees everywhere
     n_calls = len(calls)
-    assert batch_invariant_chunks(fn, x, owner, "a") == found and len(calls) == n_calls
-    batch_invariant_chunks(fn, x, owner, "b")
+    assert batch_invariant_lengths(fn, x, owner, "a") == found and len(calls) == n_calls
+    batch_invariant_lengths(fn, x, owner, "b")
     assert len(calls) > n_calls
 
 
@@ -103,8 +111,8 @@ def test_every_chunk_length_reproduces_a_full_chunk(digits, fast_params, extra, 
             rows = slice(lo, lo + n)
             np.testing.assert_array_equal(ae.transform(X[rows]), full[rows])
             np.testing.assert_array_equal(ae.inverse_transform(full[rows]), decoded[rows])
-    for pad, chunk in _pad_cache[ae.net_].values():
-        assert chunk >= _MIN_CHUNK and pad <= chunk
+    for lengths in _length_cache[ae.net_].values():
+        assert lengths[-1] >= _MIN_CHUNK and list(lengths) == sorted(lengths)
 
 
 @pytest.mark.parametrize("threads", [1, 2], indirect=True)
