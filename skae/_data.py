@@ -134,18 +134,28 @@ def agreeing_classes(fn, probe):
     """The lengths of ``_LADDER`` grouped into classes under which ``fn`` agrees row by row.
 
     Lengths ``L < M`` agree when a chunk of ``L`` rows gives the same rows
-    as the first ``L`` rows of a chunk of ``M`` rows, and as its last ``L``
-    rows.  Each class holds lengths that all agree with each other, in
-    increasing order.
+    as the same rows of a chunk of ``M`` rows, taken at its start, one and
+    three rows further, and at its end (a row's result must not depend on
+    its position in the chunk either).  Each class holds lengths that all
+    agree with each other, in increasing order.
     """
     full = {size: fn(probe[:size]) for size in _LADDER}
 
+    def steady(size):  # the same rows, one, two, three or five positions further in
+        return all(torch.equal(fn(probe[shift:shift + size])[:size - shift],
+                               full[size][shift:]) for shift in (1, 2, 3, 5) if shift < size)
+
     def agree(small, large):
-        return torch.equal(full[small], full[large][:small]) and torch.equal(
-            fn(probe[large - small:large]), full[large][large - small:])
+        return all(
+            torch.equal(full[small] if start == 0 else fn(probe[start:start + small]),
+                        full[large][start:start + small])
+            for start in (0, 1, 3, large - small) if start + small <= large
+        )
 
     classes = []
     for size in _LADDER:
+        if not steady(size):  # a row's result moves with its position: no class
+            continue
         home = next((c for c in classes if all(agree(m, size) for m in c)), None)
         if home is None:
             classes.append([size])
@@ -169,8 +179,9 @@ def batch_invariant_lengths(fn, x, owner, kind):
     if known is not None:
         return known
     classes = agreeing_classes(fn, _probe_rows(x, torch.Generator().manual_seed(0)))
-    found = tuple(min((c for c in classes if c[-1] >= _MIN_CHUNK),
-                      key=lambda c: (c[0], -c[-1])))
+    usable = [c for c in classes if c[-1] >= _MIN_CHUNK]
+    # no length keeps a row's result where it stands: full chunks, the best that remains
+    found = tuple(min(usable, key=lambda c: (c[0], -c[-1]))) if usable else (_INFERENCE_ROWS,)
     with _length_lock:
         _length_cache.setdefault(owner, {})[key] = found
     return found

@@ -47,11 +47,14 @@ def test_agreeing_classes_group_the_lengths_that_give_the_same_rows():
 
     assert agreeing_classes(fn, _probe()) == [[4, 128, 256, 512], [8, 16, 32, 64]]
     assert agreeing_classes(lambda x: 2 * x, _probe()) == [list(_LADDER)]
-    # a row's result that depends on its position in the chunk splits every length
+    # a row's result that depends on its position in the chunk rules out every length
     def positional(x):
         return x + torch.arange(x.shape[0], dtype=x.dtype)[:, None]
 
-    assert agreeing_classes(positional, _probe()) == [[size] for size in _LADDER]
+    assert agreeing_classes(positional, _probe()) == []
+    # then no chunk length is batch-invariant: full chunks are the best that remains
+    owner = torch.nn.Linear(1, 1)
+    assert batch_invariant_lengths(positional, torch.ones(2, 3), owner, "p") == (512,)
 
 
 def test_the_lengths_pad_little_and_reach_a_long_chunk():
