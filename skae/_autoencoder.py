@@ -79,6 +79,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         Fixed by the first fit (the first chunk of ``partial_fit``) and kept
         by warm starts.  Reconstructions and scores are in the units of
         ``X``; ``loss_curve_`` says in which units the training losses are.
+        Data whose mean lies more than 1,000 standard deviations from zero
+        are centred in float64 before the network's float32 computations,
+        so that they keep their precision.
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. ``"bce"`` (binary cross-entropy with a sigmoid
         output) needs data in [0, 1], e.g. pixel intensities.

@@ -253,6 +253,10 @@ class BaseAutoencoder(
         The first call builds the network and fixes the data scaling from
         that first chunk (a warning says when it holds too few rows for a
         reliable estimate).  No validation split and no early stopping.
+        What is worked out from the data after training (a VAE's sampling
+        mixture, an ordered code's ``explained_variance_ratio_``) describes
+        every chunk seen since the last :meth:`fit`: it is computed on a
+        uniform sample of up to 2,000 of their rows, kept with the model.
 
         Parameters
         ----------

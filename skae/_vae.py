@@ -58,6 +58,9 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
         Fixed by the first fit (the first chunk of ``partial_fit``) and kept
         by warm starts.  Reconstructions and scores are in the units of
         ``X``; ``loss_curve_`` says in which units the training losses are.
+        Data whose mean lies more than 1,000 standard deviations from zero
+        are centred in float64 before the network's float32 computations,
+        so that they keep their precision.
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         The decoder's distribution ``p(x|z)``.  ``"gaussian"``: independent
         normals around the decoder's output with variance
