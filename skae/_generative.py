@@ -12,6 +12,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._conditional import as_label_array, encode, one_hot
 from ._importance import log_marginal
+from ._inference import _DTYPES
 from ._random import draw_seed
 from ._training import user_stacklevel
 from ._vae_model import LOGVAR_MAX, LOGVAR_MIN
@@ -23,8 +24,6 @@ from ._validation import (
     validate_method_params,
     wrap_like_transform,
 )
-
-_DTYPES = [np.float64, np.float32]
 
 # sampler="mixture": at most this many components per mixture, and at least
 # this many code rows per component

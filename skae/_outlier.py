@@ -5,10 +5,10 @@ from sklearn.base import BaseEstimator, OutlierMixin, clone
 
 from ._autoencoder import AutoencoderTransformer
 from ._base import BaseAutoencoder
+from ._inference import _DTYPES
 from ._outlier_scores import make_scorer
 from ._validation import Interval, Real, StrOptions, _fit_context, check_is_fitted, validate_data
 
-_DTYPES = [np.float64, np.float32]
 # contamination="auto" reads the threshold off the scores of the rows the
 # network did not train on when there are at least this many of them (the
 # training rows otherwise).
