@@ -128,12 +128,15 @@ def _neighbour_recall(X, codes, k=10):
 
 def test_umap_codes_keep_neighbourhoods_better_than_plain_codes(digits, one_torch_thread):
     X = digits[0][:600]
-    params = dict(hidden_layer_sizes=(64,), max_iter=30, batch_size=32, learning_rate=3e-3,
-                  early_stopping=False, random_state=0)
-    plain = quiet_fit(AutoencoderTransformer(2, **params), X).transform(X)
-    umap = quiet_fit(AutoencoderTransformer(2, embedding="umap", **params), X).transform(X)
-    # measured: 0.36 for the plain codes, 0.40 with the graph term
-    assert _neighbour_recall(X, umap) > _neighbour_recall(X, plain) + 0.02
+    gains = []
+    for seed in (0, 1, 2):
+        params = dict(hidden_layer_sizes=(64,), max_iter=30, batch_size=32,
+                      learning_rate=3e-3, early_stopping=False, random_state=seed)
+        plain = quiet_fit(AutoencoderTransformer(2, **params), X).transform(X)
+        umap = quiet_fit(AutoencoderTransformer(2, embedding="umap", **params), X).transform(X)
+        gains.append(_neighbour_recall(X, umap) - _neighbour_recall(X, plain))
+    # measured: recall 0.35-0.36 for the plain codes, gains of 0.014, 0.048 and 0.021
+    assert min(gains) > 0 and np.mean(gains) > 0.015, gains
 
 
 def test_umap_model_transforms_batch_invariantly_and_round_trips(small_digits, tmp_path,

@@ -78,7 +78,7 @@ def test_internal_standardisation_is_in_the_graph(data, one_torch_thread):
     X, _, X_test, _ = data
     # raw pixels (no StandardScaler in front): per-feature scaling inside the net
     est = quiet_fit(AutoencoderTransformer(4, scaling="feature", **FAST), X * 16.0)
-    assert not np.allclose(est.net_.input_shift.numpy(), 0.0)
+    assert not np.allclose(est.net_.mean.numpy(), 0.0)
     assert not np.allclose(est.net_.scale.numpy(), 1.0)
     onx = skl2onnx.to_onnx(est, (X[:1] * 16.0).astype(np.float32))
     (codes,) = run_onnx(onx, (X_test * 16.0).astype(np.float32))
@@ -195,3 +195,14 @@ def test_outlier_detector_around_a_vae_is_refused(data, one_torch_thread):
     detector = quiet_fit(AutoencoderOutlierDetector(VAEGenerator(2, **FAST)), X)
     with pytest.raises(NotImplementedError, match="importance-sampled"):
         skl2onnx.to_onnx(detector, X[:1].astype(np.float32))
+
+
+def test_the_input_shift_is_in_the_graph(data, one_torch_thread):
+    X, _, X_test, _ = data
+    # pixels riding on an offset of 10,000 standard deviations: centred in float64 by
+    # transform, in float32 by the graph (float32 resolves 1e4 to about 1e-3)
+    est = quiet_fit(AutoencoderTransformer(4, **FAST), 1e4 + X)
+    assert np.allclose(est.net_.input_shift.numpy(), 1e4 + X.mean(0))
+    onx = skl2onnx.to_onnx(est, (1e4 + X[:1]).astype(np.float32))
+    (codes,) = run_onnx(onx, (1e4 + X_test).astype(np.float32))
+    np.testing.assert_allclose(codes, est.transform(1e4 + X_test), rtol=0, atol=0.05)
