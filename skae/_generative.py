@@ -17,6 +17,7 @@ from ._random import draw_seed
 from ._training import user_stacklevel
 from ._vae_model import LOGVAR_MAX, LOGVAR_MIN
 from ._validation import (
+    StrOptions,
     check_float32_range,
     check_is_fitted,
     check_unit_interval,
@@ -227,9 +228,9 @@ class GenerativeMixin:
         {"n_samples": [positive_int()],
          "random_state": ["random_state"],
          "y": "no_validation",
-         "add_noise": ["boolean"]},
+         "add_noise": ["boolean", StrOptions({"auto"})]},
     )
-    def sample(self, n_samples=1, random_state=None, *, y=None, add_noise=False):
+    def sample(self, n_samples=1, random_state=None, *, y=None, add_noise="auto"):
         """Generate new samples by decoding codes drawn from the latent sampler.
 
         Codes are drawn from the prior ``N(0, I)`` with ``sampler="prior"``,
@@ -252,10 +253,14 @@ class GenerativeMixin:
             or one per sample.  None draws the labels at random with the
             training frequencies of the classes.  An unconditional model
             refuses labels.
-        add_noise : bool, default=False
+        add_noise : bool or "auto", default="auto"
             Also draw the observation noise of the likelihood: Bernoulli
             draws (0 or 1) or Gaussian noise of the observation variance.
-            By default the decoder's mean is returned.
+            False returns the decoder's mean.  ``"auto"`` draws the noise of
+            a Gaussian likelihood with one learned variance per feature
+            (tables, see ``observation_variance``), whose samples then
+            spread as the data do, and returns the mean otherwise (pixels,
+            whose noise is drawn independently from pixel to pixel).
 
         Returns
         -------
@@ -268,6 +273,8 @@ class GenerativeMixin:
         check_is_fitted(self)
         labels = self._label_rows(y, n_samples, "sample")
         codes = None if labels is None else labels.argmax(1)
+        if add_noise == "auto":
+            add_noise = getattr(self.net_.likelihood, "calibrated", False)
         kind = self._spec.likelihood if add_noise else None
         generator = torch.Generator()
         if random_state is not None:
@@ -325,14 +332,14 @@ class GenerativeMixin:
         (``labels``: their class indices).  Each row gives one draw of its
         posterior, so that the mixture models the aggregated posterior, the
         spread of each row's posterior included.  At most ``_MIXTURE_ROWS``
-        rows, drawn with the estimator's seed, are encoded.
+        rows, drawn with the estimator's seed, are encoded.  A calibrated
+        likelihood (one learned variance per feature) is set from the same
+        draws first (:meth:`_calibrate_likelihood`).
         """
-        if self.sampler != "mixture":
-            self._mixture = None
-            return
+        mixture = self.sampler == "mixture"
         d = self.n_components_
         n_bytes = 8 * d * d * _MIXTURE_COMPONENTS
-        if n_bytes > _MIXTURE_MAX_BYTES:
+        if mixture and n_bytes > _MIXTURE_MAX_BYTES:
             warnings.warn(
                 f"sampler='mixture' keeps a {d} x {d} covariance per mixture component "
                 f"({n_bytes / 2**30:.3g} GiB with n_components={d}); sample draws codes from "
@@ -340,7 +347,10 @@ class GenerativeMixin:
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )
-            self._mixture = None
+            mixture = False
+        self._mixture = None
+        calibrate = getattr(self.net_.likelihood, "calibrated", False)
+        if not (mixture or calibrate):
             return
         rng = np.random.RandomState(self._seed % 2**32)
         if X.shape[0] > _MIXTURE_ROWS:
@@ -349,7 +359,7 @@ class GenerativeMixin:
         if labels is None:
             stats = self._map_rows(X, lambda x: torch.cat(self.net_.posterior(x), 1),
                                    2 * d, np.float64, "posterior")
-            groups = [(0, posterior_draws(stats, rng))]
+            codes = posterior_draws(stats, rng)
         else:
             n_classes = len(self.classes_)
             rows = np.hstack([X.toarray() if hasattr(X, "toarray") else X,
@@ -361,7 +371,12 @@ class GenerativeMixin:
 
             stats = self._map_rows(rows, stats_given, 2 * d, np.float64, "posterior_given")
             codes = posterior_draws(stats, rng)
-            groups = [(c, codes[labels == c]) for c in range(n_classes)]
+        if calibrate:
+            self._calibrate_likelihood(X, codes, labels)
+        if not mixture:
+            return
+        groups = ([(0, codes)] if labels is None
+                  else [(c, codes[labels == c]) for c in range(len(self.classes_))])
         parts = {"weights": [], "means": [], "chol": [], "group": []}
         seed = self._seed % 2**32
         for group, group_codes in groups:
@@ -378,6 +393,21 @@ class GenerativeMixin:
             parts["chol"].append(chol)
             parts["group"].append(np.full(len(gmm_w), group))
         self._mixture = {key: np.concatenate(value) for key, value in parts.items()}
+
+    def _calibrate_likelihood(self, X, codes, labels):
+        """Set each feature's variance to its mean squared residual over ``X``.
+
+        The residuals are those of the rows of ``X`` from the decoded
+        posterior draws ``codes`` (with the rows' ``labels``, if
+        conditional), in the network's standardised units: the variance
+        that maximises the likelihood of these rows given the network, the
+        spread of each row's posterior included.
+        """
+        Z = codes if labels is None else np.hstack([codes, one_hot(labels, len(self.classes_))])
+        recon = self._decode_rows(Z, np.float64)
+        dense = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64)
+        scale = self.net_.scale.detach().cpu().double().numpy()
+        self.net_.likelihood.calibrate(np.mean(np.square((dense - recon) / scale), axis=0))
 
     # ---------------------------------------------------------- diagnostics
     def _warn_if_collapsed(self, X):

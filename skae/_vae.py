@@ -93,15 +93,23 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
 default="learned"
         Variance of the Gaussian likelihood in the (squared) units of ``X``.
         ``"feature"`` learns one variance per feature, so that each feature
-        gets noise on its own scale (kept above 1/1000 of its variance in
-        the network's units, so that a feature the decoder predicts exactly
-        cannot shrink it without bound); ``"shared"`` learns one for all
-        features; ``"learned"`` is ``"feature"`` for data scaled feature by
-        feature (``scaling_="feature"``: tables) and ``"shared"`` for data
-        sharing one scale (``scaling_="global"``: pixels, whose constant
-        borders would drive per-feature variances to that floor).  Learned
-        variances start at each feature's variance in the network's units.
-        A float fixes it.  Ignored by ``likelihood="bernoulli"``.
+        gets noise on its own scale: each training batch is scored with the
+        variance that maximises its likelihood, the mean squared residual
+        of each feature (a calibrated decoder, Rybkin et al., 2021), and
+        the end of each fit sets it to that of (up to 20,000 of) the
+        training rows, decoded from one posterior draw each, so that
+        ``score``, ``score_samples`` and ``sample`` use the variance that
+        maximises the likelihood of the training rows given the network.
+        It is kept above 1/1000 of each feature's variance in the
+        network's units, so that a feature the decoder predicts exactly
+        cannot shrink it without bound.  ``"shared"`` learns one for all
+        features by gradient steps, starting at the variance of the
+        (scaled) data; ``"learned"`` is ``"feature"`` for data scaled
+        feature by feature (``scaling_="feature"``: tables) and
+        ``"shared"`` for data sharing one scale (``scaling_="global"``:
+        pixels, whose constant borders would drive per-feature variances
+        to that floor).  A float fixes it.  Ignored by
+        ``likelihood="bernoulli"``.
     conditional : bool, default=False
         If True, ``fit(X, y)`` learns ``p(x | z, y)`` for the class labels
         ``y`` (required): the decoder and the posterior ``q(z | x, y)`` read

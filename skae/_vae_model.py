@@ -34,19 +34,37 @@ def gaussian_kl(mean, logvar, summed=True):
 OBSERVATION_VARIANCE_FLOOR = 1e-3
 
 
+def calibrated_log_variance(out, target, shared):
+    """Log of the mean squared residual of each feature (of all, if ``shared``).
+
+    The variance that maximises the Gaussian likelihood of ``target`` around
+    ``out`` (a "calibrated decoder", Rybkin et al., 2021), averaged over
+    every axis but the last, kept above ``log(OBSERVATION_VARIANCE_FLOOR)``
+    and detached from the graph.
+    """
+    squared = (target - out).detach().square().reshape(-1, out.shape[-1])
+    mean = squared.mean() if shared else squared.mean(0)
+    mean = torch.broadcast_to(mean, out.shape[-1:])
+    return mean.clamp_min(OBSERVATION_VARIANCE_FLOOR).log().clamp_max(LOGVAR_MAX)
+
+
 class GaussianLikelihood(nn.Module):
     """Independent normals around the decoder's output.
 
     Parameters
     ----------
     variance : {"learned", "feature", "shared"} or float
-        ``"feature"``: one trained log-variance per feature, in standardised
-        units (``logvar``, initialised at 0, i.e. each feature's own
-        variance).  ``"shared"``: one trained log-variance for all features
-        (the mean of ``logvar``, whose entries then move together).  Either
-        is kept above ``log(OBSERVATION_VARIANCE_FLOOR)``.  ``"learned"``:
-        per feature until :meth:`share` says otherwise.  A float is a fixed
-        variance in the squared units of the data.
+        ``"feature"``: one log-variance per feature, in standardised units
+        (``logvar``, initialised at 0, i.e. each feature's own variance),
+        calibrated: training computes the likelihood of each batch with the
+        variance that maximises it (:func:`calibrated_log_variance`), and
+        :meth:`calibrate` sets ``logvar`` to its maximum-likelihood value
+        at the end of a fit.  ``"shared"``: one log-variance for all
+        features (the mean of ``logvar``, whose entries then move
+        together), trained by gradient steps.  Either is kept above
+        ``log(OBSERVATION_VARIANCE_FLOOR)``.  ``"learned"``: per feature
+        until :meth:`share` says otherwise.  A float is a fixed variance in
+        the squared units of the data.
     n_features : int, default=1
         Number of features (the length of ``logvar``).
     """
@@ -71,6 +89,19 @@ class GaussianLikelihood(nn.Module):
         if self.learned:
             self.shared.fill_(bool(shared))
 
+    @property
+    def calibrated(self):
+        """Whether the variance is set from the residuals (learned per feature)."""
+        return self.learned and not bool(self.shared)
+
+    def calibrate(self, mean_squared_residuals):
+        """Set a per-feature variance to the mean squared residuals (standardised units)."""
+        mean = torch.as_tensor(mean_squared_residuals, dtype=self.logvar.dtype,
+                               device=self.logvar.device)
+        with torch.no_grad():
+            self.logvar.copy_(mean.clamp_min(OBSERVATION_VARIANCE_FLOOR).log()
+                              .clamp_max(LOGVAR_MAX))
+
     def log_variance(self, scale):
         """Per-feature log-variance in standardised units, given the feature scales."""
         if self.learned:  # tensor operations only, so that the net exports to ONNX
@@ -79,9 +110,16 @@ class GaussianLikelihood(nn.Module):
         # a variance v in data units is v / scale**2 in standardised units
         return (self.data_logvar - 2.0 * torch.log(scale)).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
-    def log_prob(self, out, target, scale):
-        """``log p(target | out)`` summed over the last axis, in standardised units."""
-        logvar = self.log_variance(scale).to(out.dtype)
+    def log_prob(self, out, target, scale, calibrate=False):
+        """``log p(target | out)`` summed over the last axis, in standardised units.
+
+        With ``calibrate`` (training) a calibrated variance is that of these
+        residuals, :func:`calibrated_log_variance`, not the stored one.
+        """
+        if calibrate and self.calibrated:
+            logvar = calibrated_log_variance(out, target, shared=False)
+        else:
+            logvar = self.log_variance(scale).to(out.dtype)
         quad = ((target - out).square() * torch.exp(-logvar)).sum(-1)
         return -0.5 * (quad + (logvar + LOG_2PI).sum(-1))
 
@@ -95,7 +133,7 @@ class BernoulliLikelihood(nn.Module):
 
     output = "sigmoid"
 
-    def log_prob(self, out, target, scale):
+    def log_prob(self, out, target, scale, calibrate=False):
         """``log p(target | logits)`` summed over the last axis (``scale`` is unused)."""
         return -F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(-1)
 
@@ -216,20 +254,44 @@ class VariationalNet(AutoencoderNet):
             return torch.zeros((), dtype=self.scale.dtype, device=self.scale.device)
         return -torch.log(self.scale).sum()
 
-    def log_likelihood(self, out, x, *, data_units=True):
+    def log_likelihood(self, out, x, *, data_units=True, calibrate=False):
         """``log p(x|z)`` for raw decoder outputs ``out`` (``x`` broadcasts against it).
 
         Computed in the dtype of ``out``.  With ``data_units`` the density is
         that of ``x`` in the data's own units; without, of the standardised
         ``x`` (the two differ by a constant, :meth:`log_jacobian`).
+        ``calibrate`` (training only) uses the variance of these residuals
+        in place of a calibrated likelihood's stored one.
         """
         x = torch.broadcast_to(x.to(out.dtype), out.shape)
         scale = self.scale.to(out.dtype)
-        target = x if self.output == "sigmoid" else (x - self.mean.to(out.dtype)) / scale
-        log_p = self.likelihood.log_prob(out, target, scale)
+        target = self.observed(x)
+        log_p = self.likelihood.log_prob(out, target, scale, calibrate)
         return log_p + self.log_jacobian().to(out.dtype) if data_units else log_p
 
-    def elbo_terms(self, rows, generator, *, data_units=True, per_dimension=False):
+    def observed(self, x):
+        """``x`` in the units the likelihood sees: standardised (Gaussian) or as is."""
+        if self.output == "sigmoid":
+            return x
+        return (x - self.mean.to(x.dtype)) / self.scale.to(x.dtype)
+
+    def squared_residuals(self, rows, generator):
+        """Squared standardised residuals of ``rows`` at one posterior draw each.
+
+        ``rows`` are training rows (the features, then the one-hot labels of
+        a conditional model); returns a ``(n_rows, n_features)`` tensor of
+        ``(x - decoder(z))**2`` in the likelihood's units, ``z`` drawn from
+        ``q(z|x)`` with ``generator``.
+        """
+        x, labels = self.split(rows)
+        mean, logvar = self.posterior(x, labels)
+        eps = torch.randn(mean.shape, generator=generator, device=generator.device)
+        z = mean + torch.exp(0.5 * logvar) * eps.to(mean.device, mean.dtype)
+        out = self.decode_raw(self.condition(z, labels))
+        return (self.observed(x.to(out.dtype)) - out).square()
+
+    def elbo_terms(self, rows, generator, *, data_units=True, per_dimension=False,
+                   calibrate=False):
         """Per-sample ``-log p(x|z)`` at one reparameterised ``z``, and the analytic KL.
 
         ``rows`` are training rows: the features, then the one-hot labels of
@@ -241,7 +303,7 @@ class VariationalNet(AutoencoderNet):
         eps = torch.randn(mean.shape, generator=generator, device=generator.device)
         z = mean + torch.exp(0.5 * logvar) * eps.to(mean.device, mean.dtype)
         out = self.decode_raw(self.condition(z, labels))
-        rec = -self.log_likelihood(out, x, data_units=data_units)
+        rec = -self.log_likelihood(out, x, data_units=data_units, calibrate=calibrate)
         return rec, gaussian_kl(mean, logvar, summed=not per_dimension)
 
     def training_terms(self, rows, generator, k, kl_weight, free_bits=0.0):
@@ -253,18 +315,23 @@ class VariationalNet(AutoencoderNet):
         only), a latent dimension whose KL, averaged over the batch, is
         below ``free_bits`` nats costs that constant instead (Kingma et al.,
         2016), so that the KL term does not push a little-used dimension
-        further towards the prior; the returned KL is the true one.
+        further towards the prior; the returned KL is the true one.  A
+        calibrated likelihood (a learned per-feature variance) takes the
+        variance of the batch's residuals (:func:`calibrated_log_variance`).
         """
         if k > 1:
-            return self.iwae_terms(rows, generator, k, kl_weight, data_units=False)
-        rec, kl_dims = self.elbo_terms(rows, generator, data_units=False, per_dimension=True)
+            return self.iwae_terms(rows, generator, k, kl_weight, data_units=False,
+                                   calibrate=True)
+        rec, kl_dims = self.elbo_terms(rows, generator, data_units=False, per_dimension=True,
+                                       calibrate=True)
         kl = kl_dims.sum(-1)
         if free_bits > 0:
             free = kl_dims.mean(0, keepdim=True).detach() < free_bits
             kl_dims = torch.where(free, torch.full_like(kl_dims, free_bits), kl_dims)
         return rec + kl_weight * kl_dims.sum(-1), rec, kl
 
-    def iwae_terms(self, rows, generator, k, kl_weight=1.0, *, data_units=True):
+    def iwae_terms(self, rows, generator, k, kl_weight=1.0, *, data_units=True,
+                   calibrate=False):
         """Per-sample negative importance-weighted bound with ``k`` reparameterised draws.
 
         Returns ``(-bound, -log p(x|z) averaged over the draws, analytic KL)``.
@@ -281,7 +348,8 @@ class VariationalNet(AutoencoderNet):
         if labels is not None:  # each row's label, repeated for its k draws
             labels = labels[:, None].expand(n, k, labels.shape[1]).reshape(n * k, -1)
         out = self.decode_raw(self.condition(z.reshape(n * k, d), labels)).reshape(n, k, -1)
-        log_px = self.log_likelihood(out, x[:, None], data_units=data_units)
+        log_px = self.log_likelihood(out, x[:, None], data_units=data_units,
+                                     calibrate=calibrate)
         # log p(z) - log q(z|x); the Gaussians' normalising constants cancel
         log_ratio = -0.5 * (z.square().sum(-1) - eps.square().sum(-1)
                             - logvar.sum(-1, keepdim=True))

@@ -330,6 +330,31 @@ def test_learned_variance_is_per_feature_on_tables():
         shared.set_params(warm_start=True, observation_variance="feature").fit(X)
 
 
+def test_table_variance_is_calibrated_and_default_samples_spread_as_the_table():
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data  # raw, in mixed units
+    vae = quiet_fit(VAEGenerator(n_components=4, hidden_layer_sizes=(64,), max_iter=40,
+                                 random_state=0), X)
+    net = vae.net_
+    assert net.likelihood.calibrated
+    # each feature's variance is its mean squared residual at posterior draws
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        rows = torch.as_tensor(X, dtype=torch.float32)
+        residual = torch.stack([net.squared_residuals(rows, generator).mean(0)
+                                for _ in range(20)]).mean(0)
+        variance = net.likelihood.log_variance(net.scale).exp()
+    np.testing.assert_allclose(variance.numpy(), residual.numpy(), rtol=0.25)
+    # by default the samples of a table carry the observation noise, and spread as it does
+    samples = vae.sample(2000, random_state=0)
+    ratios = samples.std(0) / X.std(0)
+    assert ratios.min() > 0.85 and ratios.max() < 1.15, ratios
+    means = vae.sample(2000, random_state=0, add_noise=False)
+    np.testing.assert_allclose((samples - means).var(0),
+                               (variance * net.scale.square()).numpy(), rtol=0.2)
+
+
 def test_readme_names_the_autoencoder_parameters_the_vae_lacks():
     from pathlib import Path
 
