@@ -1,5 +1,6 @@
 """AutoencoderTransformer: a deep (denoising, regularised) autoencoder."""
 
+import dataclasses
 import functools
 import warnings
 
@@ -10,7 +11,15 @@ from ._base import BaseAutoencoder
 from ._data import resolve_scaling
 from ._embedding import GraphTerm
 from ._losses import code_penalty, corrupt, reconstruction_loss
-from ._ordered import FULL_CODE_WEIGHT, code_width_for_fraction, ordered_components, prefix_mask
+from ._ordered import (
+    FULL_CODE_WEIGHT,
+    code_width_for_fraction,
+    ordered_components,
+    prefix_mask,
+    principal_code,
+    set_principal_code,
+)
+from ._random import make_generator
 from ._training import user_stacklevel
 from ._validation import (
     Integral,
@@ -495,9 +504,62 @@ default="plateau"
         self.n_components_, self.explained_variance_ratio_, shortfall = ordered_components(
             self.net_, X, eval_rows, self.device_, self._fitted_fraction
         )
+        if shortfall is None:
+            return
+        message = self._shortfall_message(shortfall, X.shape[1], len(eval_rows))
+        if fresh and not incremental and self._fall_back_on_principal_code(X, eval_rows):
+            message = self._fallback_message(shortfall, len(eval_rows))
+        warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
+
+    def _fall_back_on_principal_code(self, X, eval_rows):
+        """Replace a network that misses its fraction by the PCA code that reaches it.
+
+        Only a network that the PCA code fits (skae's own MLP, ``loss="mse"``)
+        is replaced; the code is as wide as the trained one, or as many
+        components as reach the fraction on the held-out rows, up to
+        ``n_features``.  Returns whether the network was replaced.
+        """
+        spec = self._spec
+        if (spec.architecture != "mlp" or spec.encoder is not None or spec.decoder is not None
+                or spec.output != "identity"):
+            return False
+        components, centre, needed = principal_code(self.net_, X, eval_rows,
+                                                    self._fitted_fraction)
+        if needed is None:
+            return False
+        linear = dataclasses.replace(spec, hidden_layer_sizes=(),
+                                     n_components=max(spec.n_components, needed))
+        net = linear.build(make_generator(self._seed, "cpu"), self._assemble_network)
+        net.load_state_dict({**net.state_dict(), "mean": self.net_.mean,
+                             "scale": self.net_.scale, "input_shift": self.net_.input_shift})
+        set_principal_code(net, components, centre)
+        net.to(self.device_)
+        k, ratios, shortfall = ordered_components(net, X, eval_rows, self.device_,
+                                                  self._fitted_fraction)
         if shortfall is not None:
-            warnings.warn(self._shortfall_message(shortfall, X.shape[1], len(eval_rows)),
-                          UserWarning, stacklevel=user_stacklevel())
+            return False
+        self.net_, self._spec = net, linear
+        self.n_components_, self.explained_variance_ratio_ = k, ratios
+        return True
+
+    def _fallback_message(self, short, n_eval):
+        f, k = self._fitted_fraction, self.n_components_
+        if short.train < f:
+            reason = (f"it reconstructs only {short.train:.3f} of its training rows"
+                      + (f" (the denoising noise, noise={self.noise!r}, keeps it from "
+                         "reconstructing closely)" if self.noise is not None else ""))
+        else:
+            reason = (f"it reconstructs {short.train:.3f} of its training rows but "
+                      "generalises less well than PCA")
+        return (
+            f"The ordered code of hidden_layer_sizes={self.hidden_layer_sizes} reconstructs "
+            f"only {short.reached:.3f} of the held-out variance ({n_eval} rows), less than "
+            f"n_components={f}: {reason}. Kept instead the linear code of the "
+            f"principal components of the training rows (net_ has no hidden layers), whose "
+            f"first {k} components reconstruct "
+            f"{np.sum(self.explained_variance_ratio_):.3f}; loss_curve_ is the deep "
+            "network's. For a deep code, pass an int n_components (or more rows)."
+        )
 
     def _shortfall_message(self, short, n_features, n_eval):
         """Which ceiling kept the ordered code below its fraction, and what moves it."""

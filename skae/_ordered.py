@@ -154,3 +154,53 @@ def _shortfall(net, reader, eval_rows, width, reached):
     pca_r2 = 1.0 - np.square(held_out - rec).sum() / np.square(held_out).sum()
     train_r2 = float(prefix_r2(net, train, width)[-1])
     return Shortfall(width, reached, float(pca_r2), train_r2)
+
+
+def principal_code(net, X, eval_rows, fraction):
+    """The principal components that reach ``fraction`` of the held-out variance.
+
+    PCA is fitted to (up to ``_SCORED_ROWS`` of) the rows of ``X`` that are
+    not in ``eval_rows`` (all of them when every row is), in the network's
+    standardised units, and its prefixes are scored on ``eval_rows`` as
+    :func:`prefix_r2` scores a code.  Returns ``(components, centre, k)``:
+    the components as rows (all that the training rows have), their mean,
+    and the smallest number of them that reaches ``fraction`` (None when
+    even all of them do not).
+    """
+    rows = np.sort(eval_rows[:_SCORED_ROWS])
+    reader = BatchReader(X, net.mean.device, shift=net.input_shift.cpu().numpy())
+    train_rows = np.setdiff1d(np.arange(reader.n_samples), rows)
+    if train_rows.size == 0:  # no split: the training rows are scored
+        train_rows = rows
+    train_rows = train_rows[:_SCORED_ROWS]
+    with torch.inference_mode():
+        fitted, held_out = (net.standardise(reader.take(torch.from_numpy(r))).double().cpu().numpy()
+                            for r in (train_rows, rows))
+    pca = PCA(svd_solver="full").fit(fitted)
+    centred = held_out - pca.mean_
+    explained = np.cumsum(np.square(centred @ pca.components_.T).sum(0))
+    # R² around the training mean, as prefix_r2 takes it
+    sst = np.square(held_out).sum()
+    r2 = 1.0 - (np.square(centred).sum() - explained) / sst
+    reached = np.flatnonzero(r2 >= fraction)
+    k = int(reached[0]) + 1 if reached.size else None
+    return pca.components_, pca.mean_, k
+
+
+def set_principal_code(net, components, centre):
+    """Make a linear network (no hidden layers) the PCA code of ``components``.
+
+    The code head projects the standardised rows, centred on ``centre``,
+    onto the first ``net.n_components`` components, and the decoder maps a
+    code back onto them: every prefix of the code is the PCA code of its
+    size, and its reconstruction PCA's.
+    """
+    width = net.n_components
+    basis = torch.as_tensor(components[:width], dtype=torch.float32)
+    centre = torch.as_tensor(centre, dtype=torch.float32)
+    (decoder,) = [m for m in net.decoder.modules() if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        net.head.weight.copy_(basis)
+        net.head.bias.copy_(-basis @ centre)
+        decoder.weight.copy_(basis.T)
+        decoder.bias.copy_(centre)

@@ -148,10 +148,36 @@ def test_code_penalty_adds_to_the_ordered_objective(digits):
 ])
 def test_a_missed_fraction_names_its_ceiling_and_the_parameter_to_move(digits, params, ceiling):
     X = digits[0][:600]
-    est = AutoencoderTransformer(0.97, random_state=0, **{"hidden_layer_sizes": (16,), **params})
-    with pytest.warns(UserWarning, match="reconstructs -?0\\.\\d+ of the held-out variance, less "
+    # loss="bce": a code whose logits the principal components cannot stand in for
+    est = AutoencoderTransformer(0.97, random_state=0, loss="bce",
+                                 **{"hidden_layer_sizes": (16,), **params})
+    with pytest.warns(UserWarning, match="reconstructs -?\\d+\\.\\d+ of the held-out variance, less "
                                          "than n_components=0.97; keeping all") as record:
         est.fit(X)
     message = " ".join(str(w.message) for w in record if "ordered code" in str(w.message))
     assert re.search(ceiling, message), message
     assert "pass" in message.split("PCA with as many components")[1].lower()
+
+
+def test_a_fraction_that_pca_reaches_is_reached_on_a_small_table():
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data  # 178 rows: too few for the network to generalise as PCA does
+    est = AutoencoderTransformer(0.95, hidden_layer_sizes=(32,), max_iter=20, random_state=0)
+    with pytest.warns(UserWarning, match="Kept instead the linear code of the principal "
+                                         "components"):
+        est.fit(X)
+    # the held-out rows' variance reached, and the prefixes still add up as PCA's do
+    assert np.sum(est.explained_variance_ratio_) >= 0.95
+    assert np.all(est.explained_variance_ratio_ > 0)
+    assert est.n_components_ <= X.shape[1]
+    held_out = X[np.sort(est._validation_rows)]
+    train = np.delete(X, est._validation_rows, axis=0)
+    mean, std = X.mean(0), X.std(0)
+    pca = PCA(est.n_components_).fit((train - mean) / std)
+    Z = est.transform(held_out)[:, :est.n_components_]
+    np.testing.assert_allclose(np.abs(Z), np.abs(pca.transform((held_out - mean) / std)),
+                               atol=1e-3)
+    rec = est.inverse_transform(Z)
+    r2 = 1 - ((held_out - rec) / std).var(0).sum() / ((held_out - mean) / std).var(0).sum()
+    assert r2 > 0.9
