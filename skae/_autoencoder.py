@@ -57,7 +57,18 @@ class AutoencoderTransformer(BaseAutoencoder):
         that fraction of (up to 2,000 rows of) the scaled training data,
         and ``n_components_`` is the smallest prefix whose reconstructions
         reach that fraction of the held-out variance (R², see
-        ``explained_variance_ratio_``).
+        ``explained_variance_ratio_``).  Where no prefix of the trained code
+        reaches it but PCA fitted on the training rows does (a deep network
+        generalises less well than PCA from a few hundred rows, and the
+        denoising noise keeps it from reconstructing closely), ``fit``
+        keeps instead the linear code of those principal components, as
+        many as reach the fraction (up to ``n_features``), and says so in
+        a warning: ``net_`` then has no hidden layers, ``loss_curve_`` is
+        that of the deep network, and a warm start needs
+        ``hidden_layer_sizes=()``.  Only skae's own MLP with ``loss="mse"``
+        falls back; ``partial_fit`` and warm starts keep their network.
+        Otherwise a warning names what kept the code below the fraction and
+        which parameter would move it.
     ordered : bool or "auto", default="auto"
         Train an ordered code, whose every prefix is a good code of its own
         size: ``transform(X)[:, :k]`` is a k-component code and

@@ -31,6 +31,10 @@ from ._validation import (
 _MIXTURE_COMPONENTS = 20
 _ROWS_PER_COMPONENT = 20
 _MIXTURE_ROWS = 20_000  # training rows whose codes the mixtures are fitted to
+# fewer rows than this give several posterior draws each (at most
+# _MAX_DRAWS_PER_ROW), so that a small table's mixture sees this many codes
+_MIN_MIXTURE_CODES = 1_000
+_MAX_DRAWS_PER_ROW = 10
 # Above this many bytes of covariances, sampler="mixture" falls back on the prior.
 _MIXTURE_MAX_BYTES = 2**30
 _COLLAPSE_NATS = 0.01  # mean KL per latent dimension below which it is unused
@@ -331,7 +335,10 @@ class GenerativeMixin:
         per class, of the codes ``q(z|x, y)`` of that class's rows
         (``labels``: their class indices).  Each row gives one draw of its
         posterior, so that the mixture models the aggregated posterior, the
-        spread of each row's posterior included.  At most ``_MIXTURE_ROWS``
+        spread of each row's posterior included; fewer than
+        ``_MIN_MIXTURE_CODES`` rows give several draws each (up to
+        ``_MAX_DRAWS_PER_ROW``), so that the mixture of a small table is
+        fitted to enough codes.  At most ``_MIXTURE_ROWS``
         rows, drawn with the estimator's seed, are encoded.  A calibrated
         likelihood (one learned variance per feature) is set from the same
         draws first (:meth:`_calibrate_likelihood`).
@@ -359,7 +366,6 @@ class GenerativeMixin:
         if labels is None:
             stats = self._map_rows(X, lambda x: torch.cat(self.net_.posterior(x), 1),
                                    2 * d, np.float64, "posterior")
-            codes = posterior_draws(stats, rng)
         else:
             n_classes = len(self.classes_)
             rows = np.hstack([X.toarray() if hasattr(X, "toarray") else X,
@@ -370,11 +376,15 @@ class GenerativeMixin:
                 return torch.cat(self.net_.posterior(r[:, :n_features], r[:, n_features:]), 1)
 
             stats = self._map_rows(rows, stats_given, 2 * d, np.float64, "posterior_given")
-            codes = posterior_draws(stats, rng)
+        n_draws = min(_MAX_DRAWS_PER_ROW, -(-_MIN_MIXTURE_CODES // X.shape[0]))
+        draws = [posterior_draws(stats, rng) for _ in range(n_draws)]
         if calibrate:
-            self._calibrate_likelihood(X, codes, labels)
+            self._calibrate_likelihood(X, draws, labels)
         if not mixture:
             return
+        codes = np.concatenate(draws)
+        if labels is not None:
+            labels = np.tile(labels, n_draws)
         groups = ([(0, codes)] if labels is None
                   else [(c, codes[labels == c]) for c in range(len(self.classes_))])
         parts = {"weights": [], "means": [], "chol": [], "group": []}
@@ -394,20 +404,24 @@ class GenerativeMixin:
             parts["group"].append(np.full(len(gmm_w), group))
         self._mixture = {key: np.concatenate(value) for key, value in parts.items()}
 
-    def _calibrate_likelihood(self, X, codes, labels):
+    def _calibrate_likelihood(self, X, draws, labels):
         """Set each feature's variance to its mean squared residual over ``X``.
 
-        The residuals are those of the rows of ``X`` from the decoded
-        posterior draws ``codes`` (with the rows' ``labels``, if
-        conditional), in the network's standardised units: the variance
-        that maximises the likelihood of these rows given the network, the
-        spread of each row's posterior included.
+        The residuals are those of the rows of ``X`` from each of the
+        decoded posterior draws ``draws`` (a list of code arrays, one row per
+        row of ``X``, decoded with the rows' ``labels`` if conditional), in
+        the network's standardised units: the variance that maximises the
+        likelihood of these rows given the network, the spread of each
+        row's posterior included.
         """
-        Z = codes if labels is None else np.hstack([codes, one_hot(labels, len(self.classes_))])
-        recon = self._decode_rows(Z, np.float64)
         dense = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64)
         scale = self.net_.scale.detach().cpu().double().numpy()
-        self.net_.likelihood.calibrate(np.mean(np.square((dense - recon) / scale), axis=0))
+        squared = 0.0
+        for codes in draws:
+            Z = codes if labels is None else np.hstack([codes,
+                                                        one_hot(labels, len(self.classes_))])
+            squared = squared + np.square((dense - self._decode_rows(Z, np.float64)) / scale)
+        self.net_.likelihood.calibrate(np.mean(squared, axis=0) / len(draws))
 
     # ---------------------------------------------------------- diagnostics
     def _warn_if_collapsed(self, X):
