@@ -122,9 +122,10 @@ default="learned"
     sampler : {"mixture", "prior"}, default="mixture"
         Where :meth:`sample` draws codes from.  ``"mixture"``: a
         full-covariance Gaussian mixture (at most 20 components, one per 20
-        rows) fitted at the end of each fit to one posterior draw of each of
-        its training rows (20,000 at most), the aggregated posterior of
-        two-stage VAEs;
+        codes) fitted at the end of each fit to one posterior draw of each of
+        its training rows (20,000 at most; on fewer than 1,000 rows, as
+        many draws of each, up to 10, as give 1,000 codes), the aggregated
+        posterior of two-stage VAEs;
         ``partial_fit`` fits it to the codes of its own chunk.  A conditional
         model fits one per class, to the codes ``q(z | x, y)`` of its rows,
         so that code and label agree (fewer than 2 rows: the prior).
@@ -495,7 +496,11 @@ default="plateau"
         self._fit_sampler(X, labels)
 
     def _after_fit_interrupted(self):
-        return "sample draws codes from the prior N(0, I), not from a mixture fitted to them"
+        missing = "sample draws codes from the prior N(0, I), not from a mixture fitted to them"
+        if getattr(self.net_.likelihood, "calibrated", False):
+            missing += (", and the per-feature observation variance may not be set from the "
+                        "training rows")
+        return missing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
