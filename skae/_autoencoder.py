@@ -64,8 +64,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         keeps instead the linear code of those principal components, as
         many as reach the fraction (up to ``n_features``), and says so in
         a warning: ``net_`` then has no hidden layers, ``loss_curve_`` is
-        that of the deep network, and a warm start needs
-        ``hidden_layer_sizes=()``.  Only skae's own MLP with ``loss="mse"``
+        that of the deep network, and a warm start or ``partial_fit``
+        trains that linear code further.  Only skae's own MLP with ``loss="mse"``
         falls back; ``partial_fit`` and warm starts keep their network.
         Otherwise a warning names what kept the code below the fraction and
         which parameter would move it.
@@ -301,7 +301,7 @@ default="plateau"
     """
 
     _fitted_state = (*BaseAutoencoder._fitted_state, "explained_variance_ratio_",
-                     "_fitted_fraction")
+                     "_fitted_fraction", "_principal_fallback")
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
@@ -423,6 +423,13 @@ default="plateau"
         return code_width_for_fraction(X, fraction, resolve_scaling(self.scaling,
                                                                      self.input_shape))
 
+    def _describe(self, n_features, code_width, targets=None, fresh=True):
+        spec = super()._describe(n_features, code_width, targets, fresh)
+        if not fresh and getattr(self, "_principal_fallback", False):
+            # a warm start continues the linear code that fit fell back on
+            spec = dataclasses.replace(spec, hidden_layer_sizes=())
+        return spec
+
     @staticmethod
     def _assemble_network(spec, encoder, decoder, feature_width):
         return AutoencoderNet(encoder, decoder, feature_width, spec.n_components,
@@ -509,6 +516,8 @@ default="plateau"
 
     def _after_fit(self, X, *, fresh, incremental, eval_rows, labels):
         self._fitted_fraction = self._fraction()
+        if fresh:
+            self._principal_fallback = False
         if not self._is_ordered():
             self.__dict__.pop("explained_variance_ratio_", None)
             return
@@ -550,6 +559,8 @@ default="plateau"
         if shortfall is not None:
             return False
         self.net_, self._spec = net, linear
+        self._principal_fallback = True
+        self._optimizer_kind = None  # the optimizer's state was the deep network's
         self.n_components_, self.explained_variance_ratio_ = k, ratios
         return True
 

@@ -194,8 +194,11 @@ class BaseAutoencoder(
         return None
 
     # ------------------------------------------------------------- building
-    def _describe(self, n_features, code_width, targets=None):
-        """The :class:`~skae._network_spec.NetworkSpec` of these parameters for the data."""
+    def _describe(self, n_features, code_width, targets=None, fresh=True):
+        """The :class:`~skae._network_spec.NetworkSpec` of these parameters for the data.
+
+        ``fresh`` is False when the fit continues the fitted network.
+        """
         params = {**self.get_params(deep=False), "n_components": code_width}
         classes = None if targets is None else targets.classes
         return describe_network(
@@ -284,7 +287,7 @@ class BaseAutoencoder(
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
         targets = self._check_targets(X, y, fresh=fresh, incremental=incremental)
-        spec = self._describe(X.shape[1], self._code_width(X, fresh), targets)
+        spec = self._describe(X.shape[1], self._code_width(X, fresh), targets, fresh)
         if not fresh:
             self._spec.require_same(spec, self.get_params(deep=False), self._output_param)
         if spec.output == "sigmoid":

@@ -16,7 +16,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from skae import VAEGenerator
-from skae._generative import posterior_draws
+from skae._generative import _MAX_DRAWS_PER_ROW, _MIN_MIXTURE_CODES, posterior_draws
 from skae.persistence import load_model, save_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -214,8 +214,12 @@ def test_mixture_sampler_draws_like_the_training_codes(data):
     x = torch.as_tensor(X - est.net_.input_shift.numpy(), dtype=torch.float32)  # as inference
     with torch.no_grad():
         stats = torch.cat(est.net_.posterior(x), 1)
-    # the codes are one draw of each row's posterior (the aggregated posterior)
-    codes = posterior_draws(stats.double().numpy(), np.random.RandomState(est._seed % 2**32))
+    # the codes are draws of each row's posterior (the aggregated posterior),
+    # several of each on a small table
+    rng = np.random.RandomState(est._seed % 2**32)
+    n_draws = min(_MAX_DRAWS_PER_ROW, -(-_MIN_MIXTURE_CODES // len(X)))
+    codes = np.concatenate([posterior_draws(stats.double().numpy(), rng)
+                            for _ in range(n_draws)])
     gen = torch.Generator().manual_seed(0)
     _, z, _ = est._draw(gen, 20000, None, None)
     z = z.numpy()
