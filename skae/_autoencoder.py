@@ -13,6 +13,7 @@ from ._embedding import GraphTerm
 from ._losses import code_penalty, corrupt, reconstruction_loss
 from ._ordered import (
     FULL_CODE_WEIGHT,
+    code_width_by_mle,
     code_width_for_fraction,
     ordered_components,
     prefix_mask,
@@ -68,7 +69,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         trains that linear code further.  Only skae's own MLP with ``loss="mse"``
         falls back; ``partial_fit`` and warm starts keep their network.
         Otherwise a warning names what kept the code below the fraction and
-        which parameter would move it.
+        which parameter would move it.  ``"mle"`` is the width that Minka's
+        MLE guesses from the spectrum of (up to 2,000 rows of) the scaled
+        training data, as :class:`~sklearn.decomposition.PCA` guesses it
+        (it needs at least as many rows as features); the code is then
+        trained as with an int width.
     ordered : bool or "auto", default="auto"
         Train an ordered code, whose every prefix is a good code of its own
         size: ``transform(X)[:, :k]`` is a k-component code and
@@ -308,6 +313,7 @@ default="plateau"
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             Interval(Real, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
         ],
         "ordered": [StrOptions({"auto"}), "boolean"],
         "loss": [StrOptions({"mse", "bce"})],
@@ -409,6 +415,10 @@ default="plateau"
         return float(n) if isinstance(n, Real) and not isinstance(n, Integral) else None
 
     def _code_width(self, X, fresh):
+        if self.n_components == "mle":
+            if not fresh:
+                return self._spec.n_components  # continue with the fitted width
+            return code_width_by_mle(X, resolve_scaling(self.scaling, self.input_shape))
         fraction = self._fraction()
         if fraction is None:
             return self.n_components
@@ -440,7 +450,7 @@ default="plateau"
 
     def _check_training_data(self, X):
         n_features = X.shape[1]
-        if self._fraction() is None and self.n_components > n_features:
+        if isinstance(self.n_components, Integral) and self.n_components > n_features:
             if self._is_ordered():
                 raise ValueError(
                     f"n_components={self.n_components} is larger than n_features={n_features}, "

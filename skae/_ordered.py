@@ -82,6 +82,26 @@ def code_width_for_fraction(X, fraction, scaling):
     return int(reached[0]) + 1 if reached.size else n_features
 
 
+def code_width_by_mle(X, scaling):
+    """The code width of ``n_components="mle"``: Minka's MLE, as PCA guesses it.
+
+    PCA's ``n_components="mle"`` on (up to ``_WIDTH_ROWS`` rows of) ``X``
+    in the units the network sees (``scaling`` resolved by
+    :func:`skae._data.data_scaling`); at least 1.
+    """
+    rows = X[: min(X.shape[0], _WIDTH_ROWS)]
+    rows = rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows, dtype=np.float64)
+    if rows.shape[0] < rows.shape[1]:
+        raise ValueError(
+            f"n_components='mle' needs at least as many rows as features, as in PCA; got "
+            f"{rows.shape[0]} rows of {rows.shape[1]} features. Pass an int or a float "
+            "n_components."
+        )
+    mean, scale, _ = data_scaling(rows, scaling)
+    pca = PCA(n_components="mle", svd_solver="full").fit((rows - mean) / scale)
+    return max(1, int(pca.n_components_))
+
+
 def prefix_r2(net, x, width):
     """R² of the reconstructions from each prefix ``1..width`` of the code of ``x``.
 

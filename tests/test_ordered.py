@@ -181,3 +181,16 @@ def test_a_fraction_that_pca_reaches_is_reached_on_a_small_table():
     rec = est.inverse_transform(Z)
     r2 = 1 - ((held_out - rec) / std).var(0).sum() / ((held_out - mean) / std).var(0).sum()
     assert r2 > 0.9
+
+
+def test_mle_guesses_the_width_as_pca_does():
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X = load_wine().data
+    est = quiet_fit(AutoencoderTransformer("mle", hidden_layer_sizes=(16,), max_iter=2,
+                                           random_state=0), X)
+    expected = PCA("mle", svd_solver="full").fit(StandardScaler().fit_transform(X)).n_components_
+    assert est.n_components_ == expected and est.transform(X).shape == (len(X), expected)
+    with pytest.raises(ValueError, match="n_components='mle' needs at least as many rows"):
+        AutoencoderTransformer("mle", max_iter=1).fit(X[:5])
