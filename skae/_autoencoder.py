@@ -48,7 +48,7 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int or float, default=2
+    n_components : int, float or "mle", default=2
         Width of the code.  A width larger than ``n_features_in_`` (an
         overcomplete code, which only the regularisation of ``noise`` or
         ``code_penalty`` keeps from copying the input) is trained with a
