@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from ._base import BaseAutoencoder
-from ._data import resolve_scaling
+from ._data import has_missing, resolve_scaling
 from ._embedding import GraphTerm
-from ._losses import code_penalty, corrupt, reconstruction_loss
+from ._losses import code_penalty, corrupt, observed_mask, reconstruction_loss
 from ._ordered import (
     FULL_CODE_WEIGHT,
     code_width_by_mle,
@@ -317,7 +317,7 @@ default="plateau"
         ],
         "ordered": [StrOptions({"auto"}), "boolean"],
         "loss": [StrOptions({"mse", "bce"})],
-        "noise": [None, StrOptions({"gaussian", "mask"})],
+        "noise": [None, StrOptions({"gaussian", "mask", "missing"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "code_penalty": [None, StrOptions({"l1", "l2"})],
         "code_penalty_weight": [Interval(Real, 0, None, closed="left")],
@@ -430,6 +430,12 @@ default="plateau"
             )
         if not fresh and self._fitted_fraction == fraction:
             return self._spec.n_components  # continue with the fitted width
+        if has_missing(X):
+            raise ValueError(
+                f"n_components={self.n_components} asks for a fraction of the variance, "
+                "which is measured on X without missing values (NaN); pass an int "
+                "n_components, or impute X first (e.g. with skae.AutoencoderImputer)."
+            )
         return code_width_for_fraction(X, fraction, resolve_scaling(self.scaling,
                                                                      self.input_shape))
 
@@ -443,7 +449,8 @@ default="plateau"
     @staticmethod
     def _assemble_network(spec, encoder, decoder, feature_width):
         return AutoencoderNet(encoder, decoder, feature_width, spec.n_components,
-                              spec.n_features, input_shape=spec.input_shape, output=spec.output)
+                              spec.n_features, input_shape=spec.input_shape, output=spec.output,
+                              missing_mask=spec.missing_mask)
 
     def _model_kind(self):
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}
@@ -467,11 +474,20 @@ default="plateau"
                 UserWarning,
                 stacklevel=user_stacklevel(),
             )
-        if self.noise == "mask" and self.noise_level >= 1:
+        if self.noise in ("mask", "missing") and self.noise_level >= 1:
             raise ValueError(
-                f"noise_level must be < 1 with noise='mask' (it is the masking "
+                f"noise_level must be < 1 with noise={self.noise!r} (it is the masking "
                 f"probability); got noise_level={self.noise_level}."
             )
+        if self.embedding is not None and has_missing(X):
+            raise ValueError(
+                f"embedding={self.embedding!r} builds a neighbour graph of the rows, which "
+                "needs X without missing values (NaN); impute X first (e.g. with "
+                "skae.AutoencoderImputer) or pass embedding=None."
+            )
+
+    def _hides_values(self):
+        return self.noise == "missing" and self.noise_level > 0
 
     def _fit_losses(self, net, reader, train_idx, seed):
         if self.embedding is None:
@@ -480,13 +496,14 @@ default="plateau"
         return functools.partial(self._train_loss, graph=graph), self._validation_loss
 
     def _train_loss(self, net, x, generator, epoch, graph=None):
+        observed = observed_mask(x)  # None when no value is missing
         x_in = corrupt(x, self.noise, self.noise_level, net.scale, generator)
         code = net.encode(x_in)
-        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss)
+        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss, observed)
         loss = rec
         parts = {"reconstruction": rec.mean()}
         if self._is_ordered():
-            prefix = self._prefix_loss(net, x, code, generator)
+            prefix = self._prefix_loss(net, x, code, generator, observed)
             loss = FULL_CODE_WEIGHT * rec + prefix
             parts["prefix_reconstruction"] = prefix.mean()
         if self.code_penalty is not None and self.code_penalty_weight > 0:
@@ -500,16 +517,18 @@ default="plateau"
         return loss, parts
 
     def _validation_loss(self, net, x, generator):
+        observed = observed_mask(x)
         code = net.encode(x)
-        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss)
+        rec = reconstruction_loss(net.decode_raw(code), net.target(x), self.loss, observed)
         if self._is_ordered():  # the trained objective, with the loop's fixed noise
-            return FULL_CODE_WEIGHT * rec + self._prefix_loss(net, x, code, generator)
+            return FULL_CODE_WEIGHT * rec + self._prefix_loss(net, x, code, generator, observed)
         return rec
 
-    def _prefix_loss(self, net, x, code, generator):
+    def _prefix_loss(self, net, x, code, generator, observed=None):
         """Per-sample loss of the reconstruction from a random prefix of each code."""
         mask = prefix_mask(code.shape[0], code.shape[1], generator, code.device)
-        return reconstruction_loss(net.decode_raw(code * mask), net.target(x), self.loss)
+        return reconstruction_loss(net.decode_raw(code * mask), net.target(x), self.loss,
+                                   observed)
 
     def _decodes_prefixes(self):
         # an ordered code (fitted with its explained variance) decodes its prefixes
@@ -661,6 +680,7 @@ default="plateau"
             code = self.net_.encode(x)
             code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
             error = (self.net_.decode(code) - x).double()
+            error = error.masked_fill_(torch.isnan(error), 0.0)  # missing values count 0
             if scaled:
                 error = error / self.net_.scale.double()
             return -error.square().sum(1)

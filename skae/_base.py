@@ -10,7 +10,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import metadata_routing
 
-from ._data import BatchReader, data_scaling, input_shift, resolve_scaling
+from ._data import BatchReader, data_scaling, has_missing, input_shift, resolve_scaling
 from ._device import DeviceStateMixin, resolve_device, to_cpu
 from ._inference import InferenceMixin
 from ._losses import trimmed_mean
@@ -130,6 +130,10 @@ class BaseAutoencoder(
     def _check_training_data(self, X):
         """Extra checks of parameters against validated training data."""
 
+    def _hides_values(self):
+        """Whether training hides observed values as missing (so the network needs the mask)."""
+        return False
+
     def _fit_losses(self, net, reader, train_idx, seed):
         """The training and validation losses the loop calls in this fit.
 
@@ -194,15 +198,16 @@ class BaseAutoencoder(
         return None
 
     # ------------------------------------------------------------- building
-    def _describe(self, n_features, code_width, targets=None, fresh=True):
+    def _describe(self, n_features, code_width, targets=None, fresh=True, missing=False):
         """The :class:`~skae._network_spec.NetworkSpec` of these parameters for the data.
 
-        ``fresh`` is False when the fit continues the fitted network.
+        ``fresh`` is False when the fit continues the fitted network;
+        ``missing``: whether the network sees missing values in training.
         """
         params = {**self.get_params(deep=False), "n_components": code_width}
         classes = None if targets is None else targets.classes
         return describe_network(
-            params, n_features, classes=classes,
+            params, n_features, classes=classes, missing=missing,
             auto_batch_size=self._auto_batch_size, **self._model_kind(),
         )
 
@@ -287,7 +292,10 @@ class BaseAutoencoder(
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=fresh)
         targets = self._check_targets(X, y, fresh=fresh, incremental=incremental)
-        spec = self._describe(X.shape[1], self._code_width(X, fresh), targets, fresh)
+        # the first fit decides whether the built-in encoder reads a missing-value mask
+        missing = (self._hides_values() or has_missing(X) if fresh
+                   else self._spec.missing_mask)
+        spec = self._describe(X.shape[1], self._code_width(X, fresh), targets, fresh, missing)
         if not fresh:
             self._spec.require_same(spec, self.get_params(deep=False), self._output_param)
         if spec.output == "sigmoid":

@@ -229,12 +229,15 @@ _SHARED_SPAN = 0.5
 def feature_moments(X):
     """Per-feature mean, variance, minimum and maximum of ``X``, as float64 arrays.
 
-    Sparse matrices are reduced sparsely (implicit zeros count as values);
+    Missing values (NaN) are left out: each feature's statistics are those
+    of its observed values (see :func:`_observed_moments`).  Sparse matrices are reduced sparsely (implicit zeros count as values);
     dense arrays and memory maps are read in chunks of at most
     ``_MOMENT_CHUNK_BYTES`` of float64, whatever their width.  Variances are
     accumulated around a first-chunk estimate of the mean, so data far from
     zero keep their precision.
     """
+    if has_missing(X):
+        return _observed_moments(X)
     n, n_features = X.shape
     if sp.issparse(X):
         X = X.tocsr()
@@ -263,6 +266,48 @@ def feature_moments(X):
     mean_dev = total / n
     var = np.maximum(total_sq / n - mean_dev**2, 0.0)
     return shift + mean_dev, var, lo + shift, hi + shift
+
+
+def has_missing(X):
+    """Whether ``X`` (dense, memory map or sparse) holds a NaN, read in chunks."""
+    if sp.issparse(X):
+        return bool(np.isnan(X.data).any())
+    step = max(1, _MOMENT_CHUNK_BYTES // (8 * max(1, X.shape[1])))
+    return any(np.isnan(np.asarray(X[lo:lo + step])).any() for lo in range(0, X.shape[0], step))
+
+
+def _observed_moments(X):
+    """:func:`feature_moments` of data holding NaN, over each feature's observed values.
+
+    A feature with no observed value gets mean 0, variance 0 and an empty
+    range (minimum +inf, maximum -inf).  Sparse matrices count their implicit
+    zeros as observed values.
+    """
+    n, n_features = X.shape
+    if sp.issparse(X):
+        X = X.tocsr()
+    step = max(1, _MOMENT_CHUNK_BYTES // (8 * max(1, n_features)))
+    count = np.zeros(n_features)
+    total = np.zeros(n_features)
+    lo = np.full(n_features, np.inf)
+    hi = np.full(n_features, -np.inf)
+    for start in range(0, n, step):
+        chunk = X[start:start + step]
+        chunk = np.array(chunk.toarray() if sp.issparse(chunk) else chunk, dtype=np.float64)
+        observed = ~np.isnan(chunk)
+        count += observed.sum(0)
+        np.fmin(lo, np.fmin.reduce(chunk, axis=0, initial=np.inf), out=lo)
+        np.fmax(hi, np.fmax.reduce(chunk, axis=0, initial=-np.inf), out=hi)
+        total += np.where(observed, chunk, 0.0).sum(0)
+    mean = np.divide(total, count, out=np.zeros(n_features), where=count > 0)
+    total_sq = np.zeros(n_features)
+    for start in range(0, n, step):  # the variance around the mean, in a second pass
+        chunk = X[start:start + step]
+        chunk = np.array(chunk.toarray() if sp.issparse(chunk) else chunk, dtype=np.float64)
+        chunk -= mean
+        total_sq += np.square(np.where(np.isnan(chunk), 0.0, chunk)).sum(0)
+    var = np.divide(total_sq, count, out=np.zeros(n_features), where=count > 0)
+    return mean, var, lo, hi
 
 
 def resolve_scaling(scaling, input_shape):

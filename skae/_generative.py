@@ -421,7 +421,14 @@ class GenerativeMixin:
             Z = codes if labels is None else np.hstack([codes,
                                                         one_hot(labels, len(self.classes_))])
             squared = squared + np.square((dense - self._decode_rows(Z, np.float64)) / scale)
-        self.net_.likelihood.calibrate(np.mean(squared, axis=0) / len(draws))
+        if np.isnan(squared).any():  # over each feature's observed values (1 if none)
+            counts = (~np.isnan(squared)).sum(0)
+            total = np.where(np.isnan(squared), 0.0, squared).sum(0)
+            mean = np.divide(total, counts, out=np.full(counts.shape, float(len(draws))),
+                             where=counts > 0)
+        else:
+            mean = np.mean(squared, axis=0)
+        self.net_.likelihood.calibrate(mean / len(draws))
 
     # ---------------------------------------------------------- diagnostics
     def _warn_if_collapsed(self, X):

@@ -28,9 +28,10 @@ class InferenceMixin:
         return False
 
     def _validate_X(self, X, *, reset):
-        """Validate data for any method: 2-D, finite, numeric, within float32 range."""
+        """Validate data for any method: 2-D, numeric, within float32 range, NaN or finite."""
         check_numeric_columns(X, type(self).__name__)
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=reset)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=reset,
+                          ensure_all_finite="allow-nan")
         check_float32_range(X)
         return X
 

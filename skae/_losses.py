@@ -6,8 +6,20 @@ import torch
 import torch.nn.functional as F
 
 
-def reconstruction_loss(output, target, kind):
-    """Per-sample reconstruction loss, summed over features.
+def observed_mask(x):
+    """Boolean mask of the observed (non-NaN) entries of ``x``, or None when none is missing.
+
+    None lets the losses take their path for complete data, which gives
+    bitwise the results it gave before missing values were accepted.
+    """
+    missing = torch.isnan(x)
+    if not bool(missing.any()):
+        return None
+    return ~missing
+
+
+def reconstruction_loss(output, target, kind, observed=None):
+    """Per-sample reconstruction loss, summed over the observed features.
 
     Parameters
     ----------
@@ -15,14 +27,22 @@ def reconstruction_loss(output, target, kind):
         The decoder's raw output: values in scaled units for ``"mse"``,
         logits for ``"bce"``.
     target : Tensor of shape (n, n_features)
-        The target in the same units (the data in [0, 1] for ``"bce"``).
+        The target in the same units (the data in [0, 1] for ``"bce"``),
+        finite where ``observed``.
     kind : {"mse", "bce"}
+    observed : bool Tensor of shape (n, n_features) or None, default=None
+        Entries that count (see :func:`observed_mask`); None counts all.  A
+        row with no observed entry has a loss of 0.
     """
     if kind == "mse":
-        return (output - target).square().sum(1)
-    if kind == "bce":
-        return F.binary_cross_entropy_with_logits(output, target, reduction="none").sum(1)
-    raise ValueError(f"Unknown reconstruction loss {kind!r}.")
+        error = (output - target).square()
+    elif kind == "bce":
+        error = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+    else:
+        raise ValueError(f"Unknown reconstruction loss {kind!r}.")
+    if observed is not None:
+        error = torch.where(observed, error, 0.0)
+    return error.sum(1)
 
 
 def trimmed_mean(losses, fraction):
@@ -52,7 +72,9 @@ def corrupt(x, kind, level, scale, generator):
     ``"gaussian"`` adds noise of standard deviation ``level * scale`` (``scale``
     holds the per-feature scales of the data, so ``level`` is in units of
     each feature's spread); ``"mask"`` sets each value to zero with probability
-    ``level``.  ``None`` returns ``x`` unchanged.
+    ``level``; ``"missing"`` makes each value missing (NaN) with probability
+    ``level``, so that the network reads it as it reads a missing value.
+    ``None`` returns ``x`` unchanged.  Missing values stay missing.
     """
     if kind is None or level == 0:
         return x
@@ -64,6 +86,9 @@ def corrupt(x, kind, level, scale, generator):
     if kind == "mask":
         keep = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
         return x * (keep >= level).to(x.device)
+    if kind == "missing":
+        keep = torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
+        return x.masked_fill((keep < level).to(x.device), math.nan)
     raise ValueError(f"Unknown noise {kind!r}.")
 
 

@@ -55,6 +55,8 @@ class NetworkSpec:
     batch_size: int = field(compare=False)
     conditional: bool = False  # the decoder also reads a one-hot class label
     classes: tuple | None = None  # the labels of a conditional model, in order
+    # the built-in encoder reads the missing-value mask beside the values
+    missing_mask: bool = False
 
     def changed_fields(self, other):
         """Names of the structural fields in which ``other`` differs from this spec."""
@@ -108,6 +110,7 @@ class NetworkSpec:
         values = dict(values, encoder=encoder, decoder=decoder)
         values.setdefault("conditional", False)
         values.setdefault("classes", None)
+        values.setdefault("missing_mask", False)
         for key in ("input_shape", "hidden_layer_sizes", "conv_channels",
                     "conv_hidden_layer_sizes", "classes"):
             if values[key] is not None:
@@ -154,8 +157,8 @@ class NetworkSpec:
             encoder = resolve_module(self.encoder, "encoder", context)
         if self.decoder is not None:
             decoder = resolve_module(self.decoder, "decoder", decoder_context)
-        shape = (2, *(self.input_shape or (self.n_features,)))
-        width = output_width(encoder, torch.zeros(shape), "encoder")
+        shape = self._encoder_input_shape()
+        width = output_width(encoder, torch.zeros(2, *shape), "encoder")
         produced = output_width(decoder, torch.zeros(2, self.n_components + n_classes),
                                 "decoder")
         if produced != self.n_features:
@@ -165,6 +168,14 @@ class NetworkSpec:
             )
         return assemble(self, encoder, decoder, width)
 
+    def _encoder_input_shape(self):
+        """Shape of one row as the encoder reads it: the mask doubles columns or channels."""
+        factor = 2 if self.missing_mask else 1
+        if self.input_shape is None:
+            return (factor * self.n_features,)
+        c, height, width = self.input_shape
+        return (factor * c, height, width)
+
     def _default_modules(self):
         """The built-in encoder and decoder (only the parts the user did not supply)."""
         encoder = decoder = None
@@ -172,21 +183,22 @@ class NetworkSpec:
         if self.architecture == "conv":
             channels, dense = self.conv_channels, self.conv_hidden_layer_sizes
             if self.encoder is None:
-                encoder = ConvEncoder(self.input_shape, channels, self.activation, hidden=dense)
+                encoder = ConvEncoder(self._encoder_input_shape(), channels, self.activation,
+                                      hidden=dense)
             if self.decoder is None:
                 decoder = ConvDecoder(width, self.input_shape, channels[::-1],
                                       self.activation, hidden=dense[::-1])
             return encoder, decoder
         hidden = self.hidden_layer_sizes
         if self.encoder is None:
-            encoder = MLPEncoder(self.n_features, hidden, self.activation)
+            encoder = MLPEncoder(self._encoder_input_shape()[0], hidden, self.activation)
         if self.decoder is None:
             decoder = MLPDecoder(width, hidden, self.n_features, self.activation)
         return encoder, decoder
 
 
 def describe_network(params, n_features, *, output, likelihood=None, auto_batch_size,
-                     classes=None):
+                     classes=None, missing=False):
     """Work out the :class:`NetworkSpec` for an estimator's ``params`` and ``n_features``.
 
     Parameters
@@ -200,6 +212,10 @@ def describe_network(params, n_features, *, output, likelihood=None, auto_batch_
         What ``batch_size="auto"`` means for ``"mlp"`` and ``"conv"``.
     classes : tuple or None
         The class labels of a conditional model (``params["conditional"]``).
+    missing : bool, default=False
+        Whether the network will see missing values in training: the
+        built-in encoder then reads the missing-value mask beside the
+        values (a user's encoder reads the values alone).
 
     Raises
     ------
@@ -243,4 +259,5 @@ def describe_network(params, n_features, *, output, likelihood=None, auto_batch_
         batch_size=int(batch_size),
         conditional=bool(params.get("conditional", False)),
         classes=tuple(classes) if params.get("conditional", False) else None,
+        missing_mask=bool(missing) and params["encoder"] is None,
     )

@@ -430,7 +430,8 @@ default="plateau"
         n_classes = len(spec.classes) if spec.conditional else 0
         return VariationalNet(encoder, decoder, feature_width, spec.n_components,
                               spec.n_features, likelihood=likelihood,
-                              input_shape=spec.input_shape, n_classes=n_classes)
+                              input_shape=spec.input_shape, n_classes=n_classes,
+                              missing_mask=spec.missing_mask)
 
     def _model_kind(self):
         output = "sigmoid" if self.likelihood == "bernoulli" else "identity"

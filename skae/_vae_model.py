@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._losses import observed_mask
 from .nn._network import AutoencoderNet
 
 # Log-variances (posterior and observation noise) are clamped to this range
@@ -34,15 +35,27 @@ def gaussian_kl(mean, logvar, summed=True):
 OBSERVATION_VARIANCE_FLOOR = 1e-3
 
 
-def calibrated_log_variance(out, target, shared):
+def calibrated_log_variance(out, target, shared, observed=None):
     """Log of the mean squared residual of each feature (of all, if ``shared``).
 
     The variance that maximises the Gaussian likelihood of ``target`` around
     ``out`` (a "calibrated decoder", Rybkin et al., 2021), averaged over
     every axis but the last, kept above ``log(OBSERVATION_VARIANCE_FLOOR)``
-    and detached from the graph.
+    and detached from the graph.  With ``observed`` (boolean, broadcast
+    against ``out``) the mean is over the observed entries only.
     """
-    squared = (target - out).detach().square().reshape(-1, out.shape[-1])
+    squared = (target - out).detach().square()
+    if observed is not None:
+        observed = torch.broadcast_to(observed, out.shape).reshape(-1, out.shape[-1])
+        squared = torch.where(observed, squared.reshape(-1, out.shape[-1]), 0.0)
+        counts = observed.sum(0).to(squared.dtype)
+        if shared:
+            mean = squared.sum() / counts.sum().clamp_min(1.0)
+        else:
+            mean = squared.sum(0) / counts.clamp_min(1.0)
+        mean = torch.broadcast_to(mean, out.shape[-1:])
+        return mean.clamp_min(OBSERVATION_VARIANCE_FLOOR).log().clamp_max(LOGVAR_MAX)
+    squared = squared.reshape(-1, out.shape[-1])
     mean = squared.mean() if shared else squared.mean(0)
     mean = torch.broadcast_to(mean, out.shape[-1:])
     return mean.clamp_min(OBSERVATION_VARIANCE_FLOOR).log().clamp_max(LOGVAR_MAX)
@@ -110,16 +123,21 @@ class GaussianLikelihood(nn.Module):
         # a variance v in data units is v / scale**2 in standardised units
         return (self.data_logvar - 2.0 * torch.log(scale)).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
-    def log_prob(self, out, target, scale, calibrate=False):
+    def log_prob(self, out, target, scale, calibrate=False, observed=None):
         """``log p(target | out)`` summed over the last axis, in standardised units.
 
         With ``calibrate`` (training) a calibrated variance is that of these
         residuals, :func:`calibrated_log_variance`, not the stored one.
+        ``observed`` (boolean, broadcast against ``out``) limits the sum to
+        the observed entries: the marginal density of those; None sums all.
         """
         if calibrate and self.calibrated:
-            logvar = calibrated_log_variance(out, target, shared=False)
+            logvar = calibrated_log_variance(out, target, shared=False, observed=observed)
         else:
             logvar = self.log_variance(scale).to(out.dtype)
+        if observed is not None:
+            terms = (target - out).square() * torch.exp(-logvar) + (logvar + LOG_2PI)
+            return -0.5 * torch.where(observed, terms, 0.0).sum(-1)
         quad = ((target - out).square() * torch.exp(-logvar)).sum(-1)
         return -0.5 * (quad + (logvar + LOG_2PI).sum(-1))
 
@@ -133,9 +151,15 @@ class BernoulliLikelihood(nn.Module):
 
     output = "sigmoid"
 
-    def log_prob(self, out, target, scale, calibrate=False):
-        """``log p(target | logits)`` summed over the last axis (``scale`` is unused)."""
-        return -F.binary_cross_entropy_with_logits(out, target, reduction="none").sum(-1)
+    def log_prob(self, out, target, scale, calibrate=False, observed=None):
+        """``log p(target | logits)`` summed over the last axis (``scale`` is unused).
+
+        ``observed`` limits the sum to the observed entries (None: all).
+        """
+        terms = F.binary_cross_entropy_with_logits(out, target, reduction="none")
+        if observed is not None:
+            terms = torch.where(observed, terms, 0.0)
+        return -terms.sum(-1)
 
 
 def make_likelihood(likelihood, observation_variance, n_features):
@@ -165,9 +189,10 @@ class VariationalNet(AutoencoderNet):
     """
 
     def __init__(self, encoder, decoder, feature_width, n_components, n_features, *,
-                 likelihood, input_shape=None, n_classes=0):
+                 likelihood, input_shape=None, n_classes=0, missing_mask=False):
         super().__init__(encoder, decoder, feature_width, n_components, n_features,
-                         n_heads=2, input_shape=input_shape, output=likelihood.output)
+                         n_heads=2, input_shape=input_shape, output=likelihood.output,
+                         missing_mask=missing_mask)
         self.likelihood = likelihood
         self.n_classes = n_classes
         if n_classes:
@@ -185,10 +210,7 @@ class VariationalNet(AutoencoderNet):
 
     def features(self, x):
         """The encoder's features of data ``x``."""
-        h = self.standardise(x)
-        if self.input_shape is not None:
-            h = h.reshape(h.shape[0], *self.input_shape)
-        return self.encoder(h).flatten(1)
+        return self.encoder(self.encoder_input(x)).flatten(1)
 
     def code_stats(self, x):
         """Posterior mean and log-variance of ``x`` (label-marginal if conditional)."""
@@ -259,15 +281,24 @@ class VariationalNet(AutoencoderNet):
 
         Computed in the dtype of ``out``.  With ``data_units`` the density is
         that of ``x`` in the data's own units; without, of the standardised
-        ``x`` (the two differ by a constant, :meth:`log_jacobian`).
-        ``calibrate`` (training only) uses the variance of these residuals
-        in place of a calibrated likelihood's stored one.
+        ``x`` (the two differ by :meth:`log_jacobian`).  ``calibrate``
+        (training only) uses the variance of these residuals in place of a
+        calibrated likelihood's stored one.  Missing values (NaN in ``x``)
+        are left out: the density is that of the observed values, and a row
+        with none observed has ``log p = 0``.
         """
         x = torch.broadcast_to(x.to(out.dtype), out.shape)
         scale = self.scale.to(out.dtype)
         target = self.observed(x)
-        log_p = self.likelihood.log_prob(out, target, scale, calibrate)
-        return log_p + self.log_jacobian().to(out.dtype) if data_units else log_p
+        observed = observed_mask(x)
+        if observed is None:
+            log_p = self.likelihood.log_prob(out, target, scale, calibrate)
+            return log_p + self.log_jacobian().to(out.dtype) if data_units else log_p
+        target = target.masked_fill(~observed, 0.0)
+        log_p = self.likelihood.log_prob(out, target, scale, calibrate, observed)
+        if not data_units or self.output == "sigmoid":
+            return log_p
+        return log_p - torch.where(observed, torch.log(scale), 0.0).sum(-1)
 
     def observed(self, x):
         """``x`` in the units the likelihood sees: standardised (Gaussian) or as is."""

@@ -62,14 +62,15 @@ def positive_int():
 
 
 def _chunked_extremes(X):
-    """Min and max of ``X`` (dense, memmap or sparse), read in chunks."""
+    """Min and max of ``X`` (dense, memmap or sparse), read in chunks; NaN is left out."""
     data = X.data if hasattr(X, "tocsr") else X
     lo, hi = np.inf, -np.inf
     step = max(1, 2**22 // max(1, int(np.prod(data.shape[1:]))))
     for start in range(0, data.shape[0], step):
         chunk = np.asarray(data[start:start + step])
-        if chunk.size:
-            lo, hi = min(lo, chunk.min()), max(hi, chunk.max())
+        if chunk.size:  # fmin and fmax skip NaN (missing values)
+            lo = np.fmin(lo, np.fmin.reduce(chunk, axis=None))
+            hi = np.fmax(hi, np.fmax.reduce(chunk, axis=None))
     return lo, hi
 
 

@@ -30,11 +30,18 @@ class AutoencoderNet(nn.Module):
     output : {"identity", "sigmoid"}
         How decoder outputs become data: undo the scaling, or a sigmoid for
         data in [0, 1].
+    missing_mask : bool, default=False
+        Feed the encoder the mask of missing values beside the values: a
+        second block of ``n_features`` columns (a second set of channels for
+        images), 1 where the value is missing.  Missing values (NaN) reach
+        the encoder as 0 in standardised units (the feature's mean) either
+        way.
     """
 
     def __init__(self, encoder, decoder, feature_width, n_components, n_features,
-                 *, n_heads=1, input_shape=None, output="identity"):
+                 *, n_heads=1, input_shape=None, output="identity", missing_mask=False):
         super().__init__()
+        self.missing_mask = bool(missing_mask)
         self.encoder = encoder
         self.head = nn.Linear(feature_width, n_components * n_heads)
         self.decoder = decoder
@@ -82,9 +89,33 @@ class AutoencoderNet(nn.Module):
         Returns
         -------
         x_scaled : torch.Tensor of shape (batch, n_features)
-            ``(x - mean) / scale``.
+            ``(x - mean) / scale``, with missing values (NaN) at 0.
         """
-        return (x - self.mean).div_(self.scale)  # in place: one batch-sized tensor, not two
+        h = (x - self.mean).div_(self.scale)  # in place: one batch-sized tensor, not two
+        return h.masked_fill_(torch.isnan(h), 0.0)
+
+    def encoder_input(self, x):
+        """Data -> what the encoder reads: standardised, as images, with the mask if any.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, n_features)
+            Data in its own units, NaN where a value is missing.
+
+        Returns
+        -------
+        h : torch.Tensor of shape (batch, n_features) or (batch, C, H, W)
+            :meth:`standardise` of ``x``, reshaped to ``input_shape``; with
+            ``missing_mask``, followed by the missing-value mask (twice the
+            columns, or twice the channels).
+        """
+        h = self.standardise(x)
+        if self.missing_mask:
+            h = torch.cat([h, torch.isnan(x).to(h.dtype)], 1)
+        if self.input_shape is not None:
+            c, height, width = self.input_shape
+            h = h.reshape(h.shape[0], c * (2 if self.missing_mask else 1), height, width)
+        return h
 
     def code_stats(self, x):
         """Raw head output: ``(batch, n_heads * n_components)``.
@@ -100,10 +131,7 @@ class AutoencoderNet(nn.Module):
             The heads side by side: the code, or for a VAE the posterior
             mean followed by the log-variance.
         """
-        h = self.standardise(x)
-        if self.input_shape is not None:
-            h = h.reshape(h.shape[0], *self.input_shape)
-        return self.head(self.encoder(h).flatten(1))
+        return self.head(self.encoder(self.encoder_input(x)).flatten(1))
 
     def encode(self, x):
         """Encode data into codes.
@@ -163,9 +191,12 @@ class AutoencoderNet(nn.Module):
         Returns
         -------
         target : torch.Tensor of shape (batch, n_features)
-            ``x`` itself for a sigmoid output, else :meth:`standardise` of it.
+            ``x`` itself for a sigmoid output, else :meth:`standardise` of it;
+            missing values (NaN) at 0 (the losses leave them out).
         """
-        return x if self.output == "sigmoid" else self.standardise(x)
+        if self.output == "sigmoid":
+            return x.masked_fill(torch.isnan(x), 0.0)
+        return self.standardise(x)
 
     def decode(self, z):
         """Decode codes into reconstructions in data units.
