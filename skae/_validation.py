@@ -1,4 +1,4 @@
-"""The one module that imports scikit-learn's private validation helpers.
+"""The one module that imports scikit-learn's private validation and imputation helpers.
 
 scikit-learn keeps ``_fit_context`` and its parameter constraints private;
 importing them in this module only means a future change of theirs touches
@@ -11,6 +11,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.impute._base import _BaseImputer, _check_inputs_dtype
+from sklearn.utils._mask import _get_mask
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -20,7 +23,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 # the shape checks of the network builders, re-exported for the estimators
 from .nn._checks import check_image_shape, check_positive_int, check_widths, resolve_image_shape
@@ -32,7 +35,13 @@ __all__ = [
     "Options",
     "Real",
     "StrOptions",
+    "_BaseImputer",
+    "_check_feature_names_in",
+    "_check_inputs_dtype",
     "_fit_context",
+    "_get_mask",
+    "is_pandas_na",
+    "is_scalar_nan",
     "check_is_fitted",
     "check_float32_range",
     "check_image_shape",
