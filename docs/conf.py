@@ -94,7 +94,8 @@ sphinx_gallery_conf = {
 # -- The API listing, built from each public module's __all__ --------------
 # (title, module, the module whose name the entries are listed under)
 API_SECTIONS = [
-    ("Estimators", "skae", ["AutoencoderTransformer", "VAEGenerator", "AutoencoderOutlierDetector"]),
+    ("Estimators", "skae", ["AutoencoderTransformer", "VAEGenerator", "AutoencoderOutlierDetector",
+                            "AutoencoderImputer"]),
     ("Saving and loading", "skae", ["save_model", "load_model"]),
     ("Exceptions", "skae.exceptions", None),
     ("Plotting", "skae.plotting", None),
