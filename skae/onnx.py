@@ -24,7 +24,10 @@ content, which ONNX cannot compute.
 The converted estimator step computes ``transform``: the fitted network's encoder,
 with the estimator's internal standardisation (``(x - mean) / scale``, the
 network's fitted buffers) and, for convolutional nets, the reshape of rows to
-``(N, C, H, W)``, inside the graph; the posterior mean for a
+``(N, C, H, W)``, inside the graph; missing values (NaN) as ``transform``
+reads them (0 after the standardisation, and, for a model whose encoder
+reads the missing-value mask, the mask computed in the graph by ``IsNaN``
+and fed beside the values); the posterior mean for a
 :class:`~skae.VAEGenerator`; the first ``n_components_`` columns for ordered
 codes.  The network is exported by
 ``torch.onnx.export`` (the ``torch.export``-based exporter, at the opset the

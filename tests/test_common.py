@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoencoderTransformer, VAEGenerator
+from skae import AutoencoderImputer, AutoencoderTransformer, VAEGenerator
 
 FAST = dict(max_iter=5, batch_size=16, hidden_layer_sizes=(8,), random_state=0)
 CONV = dict(max_iter=3, batch_size=16, conv_channels=(4, 8), random_state=0)
@@ -40,6 +40,12 @@ ESTIMATORS = [
     # per-class mixtures (the default) or from the prior.
     VAEGenerator(n_components=2, conditional=True, **FAST),
     VAEGenerator(input_shape=(1, 1, -1), conditional=True, sampler="prior", **CONV),
+    # Imputers: an autoencoder that hides values in training, and multiple
+    # imputation with a VAE; missing values as NaN (the checks feed NaN) or -1.
+    AutoencoderImputer(AutoencoderTransformer(noise="missing", noise_level=0.2, **FAST)),
+    AutoencoderImputer(VAEGenerator(**FAST), sample_posterior=True, n_iter=2, random_state=0),
+    AutoencoderImputer(AutoencoderTransformer(**FAST), missing_values=-1, add_indicator=True,
+                       keep_empty_features=True),
 ]
 # likelihood="bernoulli" and loss="bce" are left out: the checks feed data
 # outside [0, 1], which both reject by design (tested in test_vae.py and

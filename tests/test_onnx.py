@@ -206,3 +206,19 @@ def test_the_input_shift_is_in_the_graph(data, one_torch_thread):
     onx = skl2onnx.to_onnx(est, (1e4 + X[:1]).astype(np.float32))
     (codes,) = run_onnx(onx, (1e4 + X_test).astype(np.float32))
     np.testing.assert_allclose(codes, est.transform(1e4 + X_test), rtol=0, atol=0.05)
+
+
+def test_missing_values_and_their_mask_are_in_the_graph(data, one_torch_thread):
+    """A model fitted on rows with NaN reads the mask in the graph as transform does."""
+    X, _, X_test, _ = data
+    rng = np.random.RandomState(0)
+    X_missing, X_test = X.copy(), X_test.astype(np.float32)
+    X_missing[rng.rand(*X.shape) < 0.2] = np.nan
+    X_test[rng.rand(*X_test.shape) < 0.2] = np.nan
+    X_test[0] = np.nan  # a row with every value missing
+    for est in (AutoencoderTransformer(4, **FAST), VAEGenerator(4, **FAST)):
+        quiet_fit(est, X_missing)
+        assert est.net_.missing_mask
+        onx = skl2onnx.to_onnx(est, X_test[:1])
+        (codes,) = run_onnx(onx, X_test)
+        np.testing.assert_allclose(codes, est.transform(X_test), rtol=1e-4, atol=1e-5)
