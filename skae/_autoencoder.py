@@ -46,6 +46,20 @@ class AutoencoderTransformer(BaseAutoencoder):
     data, tabular data in mixed units included, can be passed without a
     scaler.
 
+    Missing values (NaN) are accepted in ``fit``, ``partial_fit``,
+    ``transform`` and ``score_samples``: the training loss and the scores
+    count only the observed values of each row, and the scaling statistics
+    are those of the observed values.  When the first fit (the first chunk
+    of ``partial_fit``) holds missing values or ``noise="missing"``, the built-in encoder reads
+    the missing-value mask beside the values (twice the input columns, or
+    twice the channels of an image); a user's ``encoder`` reads the values
+    alone.  A missing value reaches the encoder as 0 in standardised units
+    (the feature's training mean), so a model fitted without missing values
+    reads one as that mean.  A row with every value missing is encoded from
+    its mask alone (one code for all such rows) and counts nothing in the
+    loss.  Infinite values are rejected.  See
+    :class:`~skae.AutoencoderImputer` to fill missing values in.
+
     Parameters
     ----------
     n_components : int, float or "mle", default=2
@@ -110,13 +124,17 @@ class AutoencoderTransformer(BaseAutoencoder):
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. ``"bce"`` (binary cross-entropy with a sigmoid
         output) needs data in [0, 1], e.g. pixel intensities.
-    noise : {"gaussian", "mask"} or None, default="gaussian"
+    noise : {"gaussian", "mask", "missing"} or None, default="gaussian"
         Input corruption while training (a denoising autoencoder): additive
-        Gaussian noise, or masking noise that zeroes each input value with
-        probability ``noise_level``.  ``None`` trains a plain autoencoder.
+        Gaussian noise, masking noise that zeroes each input value with
+        probability ``noise_level``, or ``"missing"``, which makes each
+        observed value missing with probability ``noise_level``, to be
+        restored from the others (the training of an imputer; the loss
+        still counts every observed value).  ``None`` trains a plain
+        autoencoder.
     noise_level : float, default=0.5
         Standard deviation of the Gaussian noise, in units of each feature's
-        scale (see ``scaling``); or the masking probability (< 1).  The
+        scale (see ``scaling``); or the masking or hiding probability (< 1).  The
         default noise is a strong regulariser: it is what lets a wide
         network trained on a few thousand samples generalise instead of
         memorising.
@@ -648,7 +666,8 @@ default="plateau"
 
         The error is the squared Euclidean distance between a sample and its
         reconstruction ``inverse_transform(transform(x))``, whatever ``loss``
-        was trained.  Low scores flag anomalies.
+        was trained, over the observed values of the row (missing values
+        count 0).  Low scores flag anomalies.
 
         Parameters
         ----------

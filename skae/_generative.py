@@ -139,6 +139,9 @@ class GenerativeMixin:
         tends to ``log p(x)`` as ``K`` grows.  Posterior samples are decoded
         in chunks, so memory does not grow with ``K``.
 
+        With missing values (NaN) in a row, this estimates the density of
+        its observed values, ``log p(x_obs)`` (0 for a row with none).
+
         The result is deterministic: each row's noise is drawn from a
         generator seeded by the estimator's seed and the row's content, so
         a row gets the same score in every call, whatever rows, order or

@@ -33,6 +33,20 @@ class VAEGenerator(GenerativeMixin, BaseAutoencoder):
     data can be passed without a scaler; likelihoods are reported in the
     units of ``X`` all the same.
 
+    Missing values (NaN) are accepted in ``fit``, ``partial_fit``,
+    ``transform`` and ``score_samples``: the training loss and the scores
+    count only the observed values of each row, and the scaling statistics
+    are those of the observed values.  When the first fit (the first chunk
+    of ``partial_fit``) holds missing values, the built-in encoder reads
+    the missing-value mask beside the values (twice the input columns, or
+    twice the channels of an image); a user's ``encoder`` reads the values
+    alone.  A missing value reaches the encoder as 0 in standardised units
+    (the feature's training mean), so a model fitted without missing values
+    reads one as that mean.  A row with every value missing is encoded from
+    its mask alone (one code for all such rows) and counts nothing in the
+    loss.  Infinite values are rejected.  See
+    :class:`~skae.AutoencoderImputer` to fill missing values in.
+
     Parameters
     ----------
     n_components : int, default=16
