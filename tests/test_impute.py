@@ -70,7 +70,7 @@ def test_default_estimator(data, one_torch_thread):
     _, _, X_missing, mask = data
     imputer = AutoencoderImputer(random_state=0).fit(X_missing[:80])
     est = imputer.estimator_
-    assert est.noise == "missing" and est.n_components == 4  # half of the 8 features
+    assert est.noise == "missing" and est.n_components == 8  # as wide as the features
     assert np.isfinite(imputer.transform(X_missing[:10])).all()
 
 
