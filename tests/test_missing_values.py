@@ -203,3 +203,14 @@ def test_without_missing_values_nothing_changes(name, tables, monkeypatch, one_t
         assert torch.equal(a, b)
     np.testing.assert_array_equal(new.transform(X), old.transform(X))
     np.testing.assert_array_equal(new.score_samples(X), old.score_samples(X))
+
+
+def test_a_model_with_the_mask_saves_and_loads(tables, tmp_path, one_torch_thread):
+    from skae import load_model, save_model
+
+    _, X = tables
+    est = quiet_fit(AutoencoderTransformer(n_components=2, **FAST), X)
+    save_model(est, tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert loaded.net_.missing_mask
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
