@@ -57,7 +57,9 @@ class AutoencoderTransformer(BaseAutoencoder):
     (the feature's training mean), so a model fitted without missing values
     reads one as that mean.  A row with every value missing is encoded from
     its mask alone (one code for all such rows) and counts nothing in the
-    loss.  Infinite values are rejected.  See
+    loss.  Infinite values are rejected, and so are missing values with
+    ``embedding="umap"`` or a fractional ``n_components``, which need
+    complete rows.  See
     :class:`~skae.AutoencoderImputer` to fill missing values in.
 
     Parameters
@@ -448,12 +450,6 @@ default="plateau"
             )
         if not fresh and self._fitted_fraction == fraction:
             return self._spec.n_components  # continue with the fitted width
-        if has_missing(X):
-            raise ValueError(
-                f"n_components={self.n_components} asks for a fraction of the variance, "
-                "which is measured on X without missing values (NaN); pass an int "
-                "n_components, or impute X first (e.g. with skae.AutoencoderImputer)."
-            )
         return code_width_for_fraction(X, fraction, resolve_scaling(self.scaling,
                                                                      self.input_shape))
 
@@ -497,12 +493,25 @@ default="plateau"
                 f"noise_level must be < 1 with noise={self.noise!r} (it is the masking "
                 f"probability); got noise_level={self.noise_level}."
             )
-        if self.embedding is not None and has_missing(X):
+
+    def _allows_missing(self):
+        # the neighbour graph and the variance of a fractional code need complete rows
+        return self.embedding is None and self._fraction() is None
+
+    def _check_missing_allowed(self, X):
+        if self._allows_missing() or not has_missing(X):
+            return
+        if self.embedding is not None:
             raise ValueError(
                 f"embedding={self.embedding!r} builds a neighbour graph of the rows, which "
                 "needs X without missing values (NaN); impute X first (e.g. with "
                 "skae.AutoencoderImputer) or pass embedding=None."
             )
+        raise ValueError(
+            f"n_components={self.n_components} asks for a fraction of the variance, "
+            "which is measured on X without missing values (NaN); pass an int "
+            "n_components, or impute X first (e.g. with skae.AutoencoderImputer)."
+        )
 
     def _hides_values(self):
         return self.noise == "missing" and self.noise_level > 0

@@ -33,7 +33,15 @@ class InferenceMixin:
         X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=reset,
                           ensure_all_finite="allow-nan")
         check_float32_range(X)
+        self._check_missing_allowed(X)
         return X
+
+    def _check_missing_allowed(self, X):
+        """Raise ``ValueError`` if these parameters cannot take missing values (NaN) in ``X``."""
+
+    def _allows_missing(self):
+        """Whether these parameters take missing values (the ``allow_nan`` tag)."""
+        return True
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")

@@ -214,3 +214,14 @@ def test_a_model_with_the_mask_saves_and_loads(tables, tmp_path, one_torch_threa
     loaded = load_model(tmp_path / "model")
     assert loaded.net_.missing_mask
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+def test_configurations_that_need_complete_rows_say_so(tables, one_torch_thread):
+    X, X_missing = tables
+    for params in ({"n_components": 0.8}, {"embedding": "umap"}):
+        est = AutoencoderTransformer(**{**FAST, **params})
+        assert not est.__sklearn_tags__().input_tags.allow_nan
+        quiet_fit(est, X)
+        with pytest.raises(ValueError, match="without missing values"):
+            est.transform(X_missing)
+    assert AutoencoderTransformer().__sklearn_tags__().input_tags.allow_nan
