@@ -331,7 +331,8 @@ def test_l1_code_penalty_gives_smaller_codes(small_digits, fast_params):
 @pytest.mark.parametrize(
     "params, X_fn, match",
     [
-        ({}, lambda X: np.where(X > 0.9, np.nan, X), "NaN"),
+        ({"n_components": 0.5}, lambda X: np.where(X > 0.9, np.nan, X),
+         "without missing values"),
         ({}, lambda X: np.where(X > 0.9, np.inf, X), "infinity"),
         ({"loss": "bce"}, lambda X: X * 2, r"loss='bce' requires X to lie in \[0, 1\]"),
         ({"n_components": 0}, lambda X: X, "n_components"),
