@@ -58,8 +58,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     reads one as that mean.  A row with every value missing is encoded from
     its mask alone (one code for all such rows) and counts nothing in the
     loss.  Infinite values are rejected, and so are missing values with
-    ``embedding="umap"`` or a fractional ``n_components``, which need
-    complete rows.  See
+    ``embedding="umap"`` or a fractional or ``"mle"`` ``n_components``,
+    which need complete rows.  See
     :class:`~skae.AutoencoderImputer` to fill missing values in.
 
     Parameters
@@ -453,8 +453,8 @@ default="plateau"
         return code_width_for_fraction(X, fraction, resolve_scaling(self.scaling,
                                                                      self.input_shape))
 
-    def _describe(self, n_features, code_width, targets=None, fresh=True):
-        spec = super()._describe(n_features, code_width, targets, fresh)
+    def _describe(self, n_features, code_width, targets=None, fresh=True, missing=False):
+        spec = super()._describe(n_features, code_width, targets, fresh, missing)
         if not fresh and getattr(self, "_principal_fallback", False):
             # a warm start continues the linear code that fit fell back on
             spec = dataclasses.replace(spec, hidden_layer_sizes=())
@@ -495,8 +495,10 @@ default="plateau"
             )
 
     def _allows_missing(self):
-        # the neighbour graph and the variance of a fractional code need complete rows
-        return self.embedding is None and self._fraction() is None
+        # the neighbour graph and the principal components behind a fractional
+        # or "mle" width need complete rows
+        return (self.embedding is None and self._fraction() is None
+                and not (isinstance(self.n_components, str) and self.n_components == "mle"))
 
     def _check_missing_allowed(self, X):
         if self._allows_missing() or not has_missing(X):
@@ -507,10 +509,12 @@ default="plateau"
                 "needs X without missing values (NaN); impute X first (e.g. with "
                 "skae.AutoencoderImputer) or pass embedding=None."
             )
+        what = ("a width guessed by PCA's MLE" if self._fraction() is None
+                else "a fraction of the variance")
         raise ValueError(
-            f"n_components={self.n_components} asks for a fraction of the variance, "
-            "which is measured on X without missing values (NaN); pass an int "
-            "n_components, or impute X first (e.g. with skae.AutoencoderImputer)."
+            f"n_components={self.n_components!r} asks for {what}, which is measured on X "
+            "without missing values (NaN); pass an int n_components, or impute X first "
+            "(e.g. with skae.AutoencoderImputer)."
         )
 
     def _hides_values(self):

@@ -218,7 +218,7 @@ def test_a_model_with_the_mask_saves_and_loads(tables, tmp_path, one_torch_threa
 
 def test_configurations_that_need_complete_rows_say_so(tables, one_torch_thread):
     X, X_missing = tables
-    for params in ({"n_components": 0.8}, {"embedding": "umap"}):
+    for params in ({"n_components": 0.8}, {"n_components": "mle"}, {"embedding": "umap"}):
         est = AutoencoderTransformer(**{**FAST, **params})
         assert not est.__sklearn_tags__().input_tags.allow_nan
         quiet_fit(est, X)
