@@ -10,9 +10,13 @@ def observed_mask(x):
     """Boolean mask of the observed (non-NaN) entries of ``x``, or None when none is missing.
 
     None lets the losses take their path for complete data, which gives
-    bitwise the results it gave before missing values were accepted.
+    bitwise the results it gave before missing values were accepted.  While
+    ``torch.export`` traces a graph (ONNX export), which cannot branch on
+    the data, the mask is always returned.
     """
     missing = torch.isnan(x)
+    if torch.compiler.is_exporting():
+        return ~missing
     if not bool(missing.any()):
         return None
     return ~missing
