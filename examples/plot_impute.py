@@ -27,10 +27,10 @@ Two tasks:
 Errors are root mean squared errors over the missing entries, each feature
 divided by its range in the complete training data (so every feature counts
 alike). ``benchmarks/bench_impute.py`` measures more sets, patterns and
-peers. Runs in about a minute on two CPU cores.  ``SKAE_EXAMPLES_FAST=1``
-trains small networks for a few epochs (seconds, for the tests; the numbers
-are then meaningless); ``SKAE_EXAMPLES_OUTPUT`` changes the output folder
-(default ``examples/output/`` next to this file).
+peers. Runs in about 20 s on one thread of a busy two-core machine.
+``SKAE_EXAMPLES_FAST=1`` trains small networks for a few epochs (seconds,
+for the tests; the numbers are then meaningless); ``SKAE_EXAMPLES_OUTPUT``
+changes the output folder (default ``examples/output/`` next to this file).
 """
 
 import os
