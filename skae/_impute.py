@@ -89,10 +89,11 @@ class AutoencoderImputer(_BaseImputer):
         missing values at the feature's mean (no mask); so does an
         estimator whose first fit saw no missing value and did not use
         ``noise="missing"``.
-    missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
+    missing_values : int, float, np.nan, None or pandas.NA, default=np.nan
         The placeholder for the missing values.  All occurrences of
-        ``missing_values`` are imputed.  With a value other than NaN, ``X``
-        must not hold NaN.
+        ``missing_values`` are imputed.  ``X`` is read as numbers, so
+        ``None`` and ``pandas.NA`` entries become NaN and these three mean
+        the same.  With a number as placeholder, ``X`` must not hold NaN.
     n_iter : int, default=1
         Number of passes of encoding, decoding and filling in.
     sample_posterior : bool, default=False
@@ -171,18 +172,23 @@ class AutoencoderImputer(_BaseImputer):
         self.random_state = random_state
 
     # ----------------------------------------------------------- validation
+    def _nan_like(self):
+        # X is numeric here, so None and pandas.NA entries arrive as NaN.
+        value = self.missing_values
+        return value is None or is_pandas_na(value) or is_scalar_nan(value)
+
     def _validate_input(self, X, in_fit):
-        nan_like = is_pandas_na(self.missing_values) or is_scalar_nan(self.missing_values)
+        nan_like = self._nan_like()
         X = validate_data(
             self, X, reset=in_fit, dtype=_DTYPES,
             ensure_all_finite="allow-nan" if nan_like else True,
         )
-        _check_inputs_dtype(X, self.missing_values)
+        _check_inputs_dtype(X, np.nan if nan_like else self.missing_values)
         return X
 
     def _missing_mask(self, X):
         """Boolean mask of the entries of ``X`` that hold ``missing_values``."""
-        if is_pandas_na(self.missing_values):  # pandas.NA is NaN once X is a float array
+        if self._nan_like():  # None and pandas.NA are NaN once X is a float array
             return np.isnan(X)
         return _get_mask(X, self.missing_values)
 

@@ -87,6 +87,20 @@ def test_other_missing_values(data, fitted, placeholder, one_torch_thread):
         imputer.transform(X_missing)  # NaN is not the placeholder: it is refused
 
 
+@pytest.mark.parametrize("placeholder", [None, pd.NA])
+def test_none_and_pandas_na_mean_nan(data, fitted, placeholder, one_torch_thread):
+    _, _, X_missing, mask = data
+    if placeholder is None:
+        coded = X_missing.astype(object)
+        coded[mask] = None  # read as numbers, these entries become NaN
+    else:  # a nullable pandas column holds pandas.NA where X_missing holds NaN
+        coded = pd.DataFrame(X_missing).astype("Float64")
+    imputer = AutoencoderImputer(fast_ae(), missing_values=placeholder, add_indicator=True)
+    Xt = imputer.fit(coded).transform(coded)
+    np.testing.assert_array_equal(Xt[:, :8], fitted.transform(X_missing))
+    np.testing.assert_array_equal(Xt[:, 8:], mask[:, mask.any(0)])
+
+
 def test_refinement_passes(data, fitted, one_torch_thread):
     _, _, X_missing, mask = data
     twice = clone(fitted).set_params(n_iter=2)
