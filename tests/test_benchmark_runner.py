@@ -22,8 +22,10 @@ METRICS = ("recon_error", "mse_per_feature", "r2", "logreg_acc", "knn_acc", "fit
 
 
 def _run(tmp_path, capsys, *args):
+    # one job at a time unless asked: the tests' monkeypatches live in this process
+    jobs = [] if "--jobs" in args else ["--jobs", "1"]
     out = tmp_path / "out"
-    status = main([*args, "--quick", "--output-dir", str(out)])
+    status = main([*args, *jobs, "--quick", "--output-dir", str(out)])
     stdout = capsys.readouterr().out
     report = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return status, stdout, report, out
@@ -58,8 +60,10 @@ def _check_pngs(out, names):
 
 
 def test_digits_quick(tmp_path, capsys):
+    # in two worker processes: the kept models and the ordered fit come back for the plots
     status, stdout, report, out = _run(
-        tmp_path, capsys, "--dataset", "digits", "--max-kernel-pca-samples", "100")
+        tmp_path, capsys, "--dataset", "digits", "--max-kernel-pca-samples", "100",
+        "--jobs", "2")
     assert status == 0
     methods = ["pca", "autoencoder", "autoencoder_conv", "umap_ae", "vae"]
     _check_records(report, methods, [2, 10, 30])
@@ -67,6 +71,7 @@ def test_digits_quick(tmp_path, capsys):
                            "skipped", "failed", "notes", "plots"}
     assert report["dataset"]["n_train"] == 300 and report["dataset"]["image_shape"] == [1, 8, 8]
     assert report["config"]["quick"] and report["failed"] == []
+    assert report["config"]["jobs"] == 2 and "2 jobs at once on 1 thread each" in stdout
     [skip] = [s for s in report["skipped"] if s["method"] == "kernel_pca"]
     assert "300 training samples exceed --max-kernel-pca-samples=100" in skip["reason"]
     assert "Skipping kernel_pca: 300 training samples exceed" in stdout
@@ -154,7 +159,7 @@ def test_fits_run_on_the_threads_asked_for_and_the_callers_setting_is_restored(
     monkeypatch.setitem(_methods.METHODS, "pca", _methods.Method(
         "pca", "spy", spy, _methods.METHODS["pca"].skip_reason))
     before = torch.get_num_threads()
-    args = ["--methods", "pca", "--n-components", "2", "--no-plots", "--quick"]
+    args = ["--methods", "pca", "--n-components", "2", "--no-plots", "--quick", "--jobs", "1"]
     for threads in (1, 2):
         assert main([*args, "--threads", str(threads), "--output-dir", str(tmp_path)]) == 0
         assert seen[-1] == (threads, threads) and torch.get_num_threads() == before
@@ -164,7 +169,7 @@ def test_fits_run_on_the_threads_asked_for_and_the_callers_setting_is_restored(
 
 def test_repeated_runs_give_the_same_figures(tmp_path, capsys):
     args = ["--dataset", "digits", "--methods", "pca", "autoencoder", "--n-components", "2",
-            "--no-plots", "--quick"]
+            "--no-plots", "--quick", "--jobs", "1"]
     reports = []
     for name in ("a", "b"):
         assert main([*args, "--output-dir", str(tmp_path / name)]) == 0
@@ -173,6 +178,20 @@ def test_repeated_runs_give_the_same_figures(tmp_path, capsys):
     for first, second in zip(reports[0]["results"], reports[1]["results"], strict=True):
         for key in ("recon_error", "r2", "logreg_acc", "knn_acc", "n_iter"):
             assert first[key] == second[key], key
+
+
+def test_jobs_in_worker_processes_give_the_figures_of_one_process(tmp_path, capsys):
+    args = ["--dataset", "wine", "--methods", "pca", "kernel_pca", "autoencoder", "vae",
+            "--n-components", "2", "5", "--no-plots"]
+    _, _, serial, _ = _run(tmp_path / "serial", capsys, *args, "--jobs", "1")
+    _, stdout, parallel, _ = _run(tmp_path / "parallel", capsys, *args, "--jobs", "3")
+    assert "3 jobs at once" in stdout
+    # the longest start first, but the records keep the order of the methods
+    assert [(r["method"], r["k"]) for r in parallel["results"]] == [
+        (m, k) for m in ("pca", "kernel_pca", "autoencoder", "vae") for k in (2, 5)]
+    for first, second in zip(serial["results"], parallel["results"], strict=True):
+        for key in ("recon_error", "r2", "logreg_acc", "knn_acc", "n_iter", "params"):
+            assert first[key] == second[key], (first["method"], first["k"], key)
 
 
 def test_failures_and_missing_estimators_are_recorded(tmp_path, capsys, monkeypatch):

@@ -11,6 +11,7 @@ Examples
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,10 @@ from pathlib import Path
 from . import _methods, _plots
 from ._report import build_report, markdown_report, markdown_table, write_json
 from ._runner import QUICK_TEST, QUICK_TRAIN, resolve_components, run_benchmark, subsample
+
+# --jobs is at most this by default: a few workers keep every core busy on a
+# run of 18 jobs, while each holds its own copy of the data and of torch.
+MAX_DEFAULT_JOBS = 4
 
 PLOT_FILES = ("error_vs_components.png", "accuracy_vs_components.png", "reconstructions.png",
               "latent_2d.png", "vae_samples.png", "explained_variance.png")
@@ -68,10 +73,23 @@ def build_parser():
                         help="threads of torch and of the BLAS library in each fit (default: "
                              "1; the models are small, and two threads on two cores stall "
                              "whenever another process needs a core)")
+    parser.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                        help="jobs that run at once, each in a worker process on --threads "
+                             "threads (default: the cores available divided by --threads, "
+                             f"at most {MAX_DEFAULT_JOBS}; 1 runs every job in this process)")
     parser.add_argument("--max-kernel-pca-samples", type=_positive_int, default=3000,
                         metavar="N", help="skip KernelPCA above N training samples "
                                           "(default: 3000)")
     return parser
+
+
+def default_jobs(threads):
+    """``--jobs`` when it is not given: the cores available over ``threads``, capped."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_JOBS, cores // threads))
 
 
 def _default_output_dir(name):
@@ -104,8 +122,9 @@ def _make_plots(out_dir, dataset, run, ks, seed, quick):
         "vae_samples.png": (lambda p: _plots.vae_samples(
             run.fitted[("vae", mid_k)], dataset.image_shape, p, seed=seed))
         if image and ("vae", mid_k) in run.fitted else None,
-        "explained_variance.png": (lambda p: _plots.explained_variance(
-            dataset, max(ks), p, seed=seed, quick=quick)) if "autoencoder" in methods else None,
+        "explained_variance.png": (lambda p: _explained_variance(
+            dataset, max(ks), p, seed, quick, run.extras.get("ordered_autoencoder")))
+        if "autoencoder" in methods else None,
     }
     why_not = {
         "accuracy_vs_components.png": f"no accuracies ({run.label_note})",
@@ -128,6 +147,13 @@ def _make_plots(out_dir, dataset, run, ks, seed, quick):
         if plots[name].startswith("skipped"):
             print(f"No {name}: {plots[name][len('skipped: '):]}", flush=True)
     return plots
+
+
+def _explained_variance(dataset, k, path, seed, quick, ordered):
+    """The explained-variance plot, with the ordered autoencoder the run fitted."""
+    if isinstance(ordered, str):  # the text of the error that fitting it raised
+        raise RuntimeError(ordered)
+    _plots.explained_variance(dataset, k, path, seed=seed, quick=quick, ordered=ordered)
 
 
 def main(argv=None):
@@ -185,15 +211,22 @@ def _run(args):
           f"{dataset.X_test.shape[0]} test samples, {n_features} features.", flush=True)
     for note in notes:
         print(f"Note: {note}.", flush=True)
-    print(f"Methods {', '.join(method_names)}; n_components {ks}; seed {args.seed}.",
-          flush=True)
-    keep = set()
+    jobs = args.jobs or default_jobs(args.threads)
+    print(f"Methods {', '.join(method_names)}; n_components {ks}; seed {args.seed}; "
+          f"{jobs} job{'s' if jobs > 1 else ''} at once on {args.threads} "
+          f"thread{'s' if args.threads > 1 else ''} each.", flush=True)
+    keep, extras = set(), {}
     if not args.no_plots:
         mid_k, latent_k = ks[len(ks) // 2], (2 if 2 in ks else max(ks))
         keep = {(m, k) for m in method_names for k in (mid_k, latent_k)}
+        if "autoencoder" in method_names:  # the explained-variance plot's fit
+            extras["ordered_autoencoder"] = (
+                _plots.fit_ordered_autoencoder,
+                {"k": max(ks), "seed": args.seed, "quick": args.quick})
     run = run_benchmark(
         dataset, method_names, ks, seed=args.seed, quick=args.quick,
         options={"max_kernel_pca_samples": args.max_kernel_pca_samples}, keep=keep,
+        n_jobs=jobs, extras=extras,
     )
     print()
     print(markdown_table(run.records), flush=True)
@@ -202,7 +235,7 @@ def _run(args):
     config = {"dataset": args.dataset, "labels": args.labels, "n_components": ks,
               "requested_n_components": args.n_components, "methods": method_names,
               "seed": args.seed, "quick": args.quick, "no_plots": args.no_plots,
-              "threads": args.threads,
+              "threads": args.threads, "jobs": jobs,
               "max_kernel_pca_samples": args.max_kernel_pca_samples,
               "kernel_pca_alpha": _methods.KERNEL_PCA_ALPHA}
     report = build_report(dataset, config, run, notes, plots)

@@ -26,6 +26,10 @@ KERNEL_PCA_ALPHA = 1e-3
 #: Epoch budget of the neural methods in ``--quick`` mode (smoke tests).
 QUICK_MAX_ITER = 3
 
+#: :attr:`Method.cost` of the work that runs beside the jobs (the ordered
+#: autoencoder of the explained-variance plot).
+EXTRA_COST = 3
+
 
 @dataclass(frozen=True)
 class Method:
@@ -44,6 +48,9 @@ class Method:
         says why the method does not run on this data set.
     neural : bool
         Whether it trains with epochs (``--quick`` then caps ``max_iter``).
+    cost : int
+        Rough rank of its fit time among the methods (higher is longer):
+        jobs that run side by side start with the longest.
     """
 
     name: str
@@ -51,6 +58,7 @@ class Method:
     make: Callable
     skip_reason: Callable
     neural: bool = False
+    cost: int = 0
 
 
 def _make_pca(n, dataset, seed):
@@ -110,28 +118,28 @@ METHODS = {
         Method(
             "kernel_pca",
             f"sklearn KernelPCA, RBF kernel, gamma=1/n_features, alpha={KERNEL_PCA_ALPHA}",
-            _make_kernel_pca, _kernel_pca_skip,
+            _make_kernel_pca, _kernel_pca_skip, cost=1,
         ),
         Method(
             "autoencoder", "skae AutoencoderTransformer, package defaults (MLP)",
-            _make_autoencoder, _always, neural=True,
+            _make_autoencoder, _always, neural=True, cost=2,
         ),
         Method(
             "autoencoder_conv",
             "skae AutoencoderTransformer with input_shape (convolutional), package defaults",
-            _make_autoencoder_conv, _conv_skip, neural=True,
+            _make_autoencoder_conv, _conv_skip, neural=True, cost=4,
         ),
         Method(
             "umap_ae",
             "skae AutoencoderTransformer(embedding='umap'): UMAP's neighbour-graph term "
             "added to the reconstruction loss, package defaults otherwise",
-            _make_umap_ae, _always, neural=True,
+            _make_umap_ae, _always, neural=True, cost=3,
         ),
         Method(
             "vae",
             "skae VAEGenerator, package defaults, bernoulli likelihood for [0, 1] data "
             "else gaussian",
-            _make_vae, _always, neural=True,
+            _make_vae, _always, neural=True, cost=3,
         ),
     ]
 }

@@ -218,12 +218,43 @@ def vae_samples(estimator, image_shape, path, *, seed=0, n_samples=32):
     fig.savefig(path, dpi=_DPI)
 
 
-def explained_variance(dataset, k, path, *, seed=0, quick=False):
+def fit_ordered_autoencoder(dataset, k, *, seed=0, quick=False):
+    """The benchmark's autoencoder with ``ordered=True``, fitted at ``k`` components.
+
+    Parameters
+    ----------
+    dataset : skae.datasets.Dataset
+    k : int
+    seed : int, default=0
+    quick : bool, default=False
+        Cap the epochs as the quick benchmark does.
+
+    Returns
+    -------
+    autoencoder : skae.AutoencoderTransformer
+        Fitted on the training data (its convergence warning silenced).
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from . import _methods
+
+    ae = _methods.build(_methods.METHODS["autoencoder"], k, dataset, seed, quick=quick)
+    ae.set_params(ordered=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(dataset.X_train)
+    return ae
+
+
+def explained_variance(dataset, k, path, *, seed=0, quick=False, ordered=None):
     """Cumulative explained variance of PCA and of an ordered autoencoder, against k.
 
-    Both are fitted here at ``k`` components on the training data: PCA, and
-    the benchmark's autoencoder with ``ordered=True`` (whose ratios are
-    held-out R² gains; see :class:`skae.AutoencoderTransformer`).
+    PCA is fitted here at ``k`` components on the training data; the
+    autoencoder is ``ordered``, or :func:`fit_ordered_autoencoder` fits it
+    here (its ratios are held-out R² gains; see
+    :class:`skae.AutoencoderTransformer`).
 
     Parameters
     ----------
@@ -236,21 +267,15 @@ def explained_variance(dataset, k, path, *, seed=0, quick=False):
         ``random_state`` of both fits.
     quick : bool, default=False
         Cap the autoencoder's epochs as the quick benchmark does.
+    ordered : skae.AutoencoderTransformer, default=None
+        The ordered autoencoder, already fitted at ``k`` components.
     """
-    import warnings
-
     from sklearn.decomposition import PCA
-    from sklearn.exceptions import ConvergenceWarning
 
     from skae.plotting import plot_explained_variance
 
-    from . import _methods
-
-    ae = _methods.build(_methods.METHODS["autoencoder"], k, dataset, seed, quick=quick)
-    ae.set_params(ordered=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ae.fit(dataset.X_train)
+    ae = ordered if ordered is not None else fit_ordered_autoencoder(
+        dataset, k, seed=seed, quick=quick)
     pca = PCA(n_components=k, random_state=seed).fit(dataset.X_train)
     fig = _figure(5.5, 3.8)
     plot_explained_variance(pca, ae, labels=["PCA", "ordered autoencoder (held-out)"],

@@ -37,6 +37,9 @@ class BenchmarkRun:
         Why the accuracies are missing, if they are.
     interrupted : bool
         Whether Ctrl-C stopped the run early (the results are partial).
+    extras : dict
+        What each of ``run_benchmark``'s ``extras`` returned, or the text of
+        its error.
     """
 
     records: list = dataclasses.field(default_factory=list)
@@ -45,6 +48,7 @@ class BenchmarkRun:
     fitted: dict = dataclasses.field(default_factory=dict)
     label_note: str | None = None
     interrupted: bool = False
+    extras: dict = dataclasses.field(default_factory=dict)
 
 
 def subsample(dataset, seed, n_train=QUICK_TRAIN, n_test=QUICK_TEST):
@@ -209,7 +213,7 @@ def job_line(record, done, total):
 
 
 def run_benchmark(dataset, method_names, ks, *, seed=0, quick=False, options=None,
-                  keep=(), progress=True):
+                  keep=(), progress=True, n_jobs=1, extras=None):
     """Fit every applicable (method, k) and measure it.
 
     Parameters
@@ -228,12 +232,25 @@ def run_benchmark(dataset, method_names, ks, *, seed=0, quick=False, options=Non
         Jobs whose fitted estimator is kept (for the plots).
     progress : bool, default=True
         Show a progress bar and a line per finished job.
+    n_jobs : int, default=1
+        Number of jobs that run at once, each in a worker process on the
+        torch threads of the caller (:mod:`skae.benchmark._pool`); the
+        longest methods start first.  1 runs every job in this process.
+        The figures do not depend on it, except the times and memory of a
+        machine whose cores are already busy.  In worker processes a Ctrl-C
+        ends every running job at once.
+    extras : dict, default=None
+        ``{name: (function, kwargs)}``: other work that runs beside the
+        jobs (in a worker when ``n_jobs > 1``), as ``function(dataset,
+        **kwargs)``; ``function`` must be importable from a module.  Its
+        result, or the text of its error, is in ``run.extras[name]``.
 
     Returns
     -------
     run : BenchmarkRun
     """
     options = dict(options or {})
+    extras = dict(extras or {})
     run = BenchmarkRun(label_note=labels_usable(dataset.y_train, dataset.y_test))
     n_train = dataset.X_train.shape[0]
     jobs = []
@@ -246,27 +263,23 @@ def run_benchmark(dataset, method_names, ks, *, seed=0, quick=False, options=Non
             continue
         jobs.extend((method, k) for k in ks)
     bar = _progress(len(jobs)) if progress else None
-    warmed = set()
+    finished = {}  # job index -> record, so that the records keep the jobs' order
     try:
-        for i, (method, k) in enumerate(jobs, start=1):
-            if bar is not None:
-                bar.set_postfix_str(f"{method.name} k={k}")
-            if method.name not in warmed:
-                warm_up(method, dataset, seed, k)
-                warmed.add(method.name)
-            try:
-                record, estimator = run_job(method, k, dataset, seed, quick=quick,
-                                            with_labels=run.label_note is None)
-            except Exception as exc:  # one broken method must not end the benchmark
-                error = f"{type(exc).__name__}: {exc}"
+        if n_jobs > 1 and len(jobs) + len(extras) > 1:
+            outcomes = _in_workers(jobs, extras, n_jobs, dataset, seed, quick, keep, run)
+        else:
+            outcomes = _in_process(jobs, extras, dataset, seed, quick, run, bar)
+        for done, (index, record, estimator, error) in enumerate(outcomes, start=1):
+            method, k = jobs[index]
+            if error is not None:
                 run.failed.append({"method": method.name, "k": int(k), "error": error})
-                _say(bar, f"[{i}/{len(jobs)}] {method.name} k={k}: FAILED ({error})")
+                _say(bar, f"[{done}/{len(jobs)}] {method.name} k={k}: FAILED ({error})")
             else:
-                run.records.append(record)
+                finished[index] = record
                 if (method.name, k) in keep:
                     run.fitted[(method.name, k)] = estimator
                 if progress:
-                    _say(bar, job_line(record, i, len(jobs)))
+                    _say(bar, job_line(record, done, len(jobs)))
                     for text in record["warnings"]:
                         if not (quick and text.startswith("ConvergenceWarning")):
                             _say(bar, f"    {text}")
@@ -278,4 +291,49 @@ def run_benchmark(dataset, method_names, ks, *, seed=0, quick=False, options=Non
     finally:
         if bar is not None:
             bar.close()
+    run.records = [finished[i] for i in sorted(finished)]
     return run
+
+
+def _in_process(jobs, extras, dataset, seed, quick, run, bar):
+    """Run the jobs one after another here; yield ``(index, record, estimator, error)``."""
+    warmed = set()
+    for index, (method, k) in enumerate(jobs):
+        if bar is not None:
+            bar.set_postfix_str(f"{method.name} k={k}")
+        if method.name not in warmed:
+            warm_up(method, dataset, seed, k)
+            warmed.add(method.name)
+        try:
+            record, estimator = run_job(method, k, dataset, seed, quick=quick,
+                                        with_labels=run.label_note is None)
+        except Exception as exc:  # one broken method must not end the benchmark
+            yield index, None, None, f"{type(exc).__name__}: {exc}"
+        else:
+            yield index, record, estimator, None
+    for name, (function, kwargs) in extras.items():
+        try:
+            run.extras[name] = function(dataset, **kwargs)
+        except Exception as exc:
+            run.extras[name] = f"{type(exc).__name__}: {exc}"
+
+
+def _in_workers(jobs, extras, n_jobs, dataset, seed, quick, keep, run):
+    """Run the jobs and extras in worker processes; yield the jobs as in :func:`_in_process`."""
+    import torch
+
+    from ._pool import run_in_pool
+
+    tasks = [("job", i, method.name, k) for i, (method, k) in enumerate(jobs)]
+    tasks += [("extra", name, function, kwargs) for name, (function, kwargs) in extras.items()]
+    # the longest first, so that the last to start are short ones
+    cost = {("job", i): jobs[i][0].cost for i in range(len(jobs))}
+    tasks.sort(key=lambda t: -cost.get(t[:2], _methods.EXTRA_COST))
+    for task, (record, result, error) in run_in_pool(
+        tasks, n_jobs, dataset=dataset, seed=seed, quick=quick,
+        with_labels=run.label_note is None, keep=keep, threads=torch.get_num_threads(),
+    ):
+        if task[0] == "extra":
+            run.extras[task[1]] = result if error is None else error
+        else:
+            yield task[1], record, result, error
