@@ -238,7 +238,8 @@ def run_benchmark(dataset, method_names, ks, *, seed=0, quick=False, options=Non
         longest methods start first.  1 runs every job in this process.
         The figures do not depend on it, except the times and memory of a
         machine whose cores are already busy.  In worker processes a Ctrl-C
-        ends every running job at once.
+        ends every running job at once.  Workers import the registry of
+        methods afresh: a method added to it at run time needs ``n_jobs=1``.
     extras : dict, default=None
         ``{name: (function, kwargs)}``: other work that runs beside the
         jobs (in a worker when ``n_jobs > 1``), as ``function(dataset,
