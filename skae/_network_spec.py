@@ -9,6 +9,7 @@ can tell whether the parameters still describe the same network.
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -191,7 +192,8 @@ class NetworkSpec:
             return encoder, decoder
         hidden = self.hidden_layer_sizes
         if self.encoder is None:
-            encoder = MLPEncoder(self._encoder_input_shape()[0], hidden, self.activation)
+            encoder = MLPEncoder(math.prod(self._encoder_input_shape()), hidden,
+                                 self.activation)
         if self.decoder is None:
             decoder = MLPDecoder(width, hidden, self.n_features, self.activation)
         return encoder, decoder

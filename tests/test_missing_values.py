@@ -33,6 +33,8 @@ MODELS = {
                                      **FAST),
     "conv": lambda: AutoencoderTransformer(n_components=2, input_shape=(1, 2, 3),
                                            conv_channels=(4,), max_iter=3, random_state=0),
+    "mlp-on-images": lambda: AutoencoderTransformer(n_components=2, input_shape=(1, 2, 3),
+                                                    architecture="mlp", **FAST),
 }
 
 
