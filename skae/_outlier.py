@@ -47,6 +47,16 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     of ``T2``.  :meth:`score_samples_per_feature` splits each row's score
     over its features, to show which columns made a row an outlier.
 
+    Missing values (NaN) are accepted wherever the estimator accepts them
+    (see its ``allow_nan`` tag), in :meth:`fit` and in scoring: the network
+    trains on the observed entries, ``SPE`` sums the squared errors of a
+    row's observed entries times ``n_features / n_observed`` (an estimate
+    of the complete row's, which does not shrink as entries go missing),
+    ``T2`` uses the code of the row with its missing values, and a VAE's
+    score is the log-likelihood of the observed entries, times the same
+    factor.  A missing entry's part in :meth:`score_samples_per_feature`
+    is 0.
+
     Read more in the :doc:`user guide </user_guide/outliers>`.
 
     Parameters
@@ -145,8 +155,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
-        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES)
-        estimator = AutoencoderTransformer() if self.estimator is None else clone(self.estimator)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES,
+                          ensure_all_finite="allow-nan")
+        estimator = self._make_estimator()
         estimator.fit(X, trim_fraction=self.trim_fraction)
         held_out = estimator._validation_rows
         rows = X[held_out] if len(held_out) >= _MIN_HELD_OUT_ROWS else X
@@ -161,9 +172,15 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self.offset_ = float(offset)
         return self
 
+    def _make_estimator(self):
+        return AutoencoderTransformer() if self.estimator is None else clone(self.estimator)
+
     def _validate_scored(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False)
+        X = validate_data(self, X, accept_sparse="csr", dtype=_DTYPES, reset=False,
+                          ensure_all_finite="allow-nan")
+        self.estimator_._check_missing_allowed(X)
+        return X
 
     def score_samples(self, X):
         """Score of each row: higher is more normal.
@@ -197,8 +214,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         mean, in standardised units, takes of the reconstruction's.  For a
         :class:`~skae.VAEGenerator`, it gets the part of the log-likelihood
         of the reconstruction at the posterior mean that depends on ``x_j``,
-        plus an equal share of the rest of the row's score.  The most
-        negative entries of a row are the features that make it unusual.
+        plus an equal share of the rest of the row's score.  A missing
+        entry (NaN) gets 0.  The most negative entries of a row are the
+        features that make it unusual.
 
         Parameters
         ----------
@@ -250,4 +268,5 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = self._make_estimator()._allows_missing()
         return tags

@@ -8,6 +8,7 @@ deterministic and the same for a row whatever rows it is batched with (see
 """
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
@@ -109,7 +110,8 @@ class ReconstructionScorer:
             code = net.encode(x)
             if k < width:  # an ordered code's trailing components are zero, as in training
                 code = torch.cat([code[:, :k], code.new_zeros(code.shape[0], width - k)], 1)
-            return ((net.decode(code) - x) / net.scale).double().square().neg_()
+            errors = ((net.decode(code) - x) / net.scale).double().square().neg_()
+            return _observed_terms(errors, x)
 
         return est._map_rows(X, terms, est.n_features_in_, np.float64, "outlier_errors")
 
@@ -122,25 +124,31 @@ class ReconstructionScorer:
         # the data's mean: the network's mean is that of the shifted inputs
         mean = (net.mean.double() + net.input_shift.double()).cpu().numpy()
         scale = net.scale.double().cpu().numpy()
-        return np.square((recon - mean) / scale)
+        reach = np.square((recon - mean) / scale)
+        reach[_missing(X)] = 0.0  # a missing value explains nothing
+        return reach
 
 
 class LikelihoodScorer:
     """A :class:`~skae.VAEGenerator`'s estimated log-likelihood ``log p(x)``.
+
+    For a row with missing values (NaN) it is the log-likelihood of the
+    observed entries times ``n_features / n_observed``, and so are its
+    features' parts.
 
     Feature ``j`` gets the part of ``log p(x | z)`` at the posterior mean
     that depends on ``x_j`` (``-(x_j - mu_j)^2 / (2 sigma^2)`` in standardised
     units for a Gaussian likelihood, ``log p(x_j | logit_j)`` for a Bernoulli
     one); the rest of the row's score (constants of the density, the code's
     prior and the gap to the importance-weighted estimate) belongs to no one
-    feature and is shared equally.
+    feature and is shared equally by the observed features.
     """
 
     def __init__(self, estimator):
         self.estimator = estimator
 
     def row_scores(self, X):
-        return self.estimator.score_samples(X)
+        return self.estimator.score_samples(X) * _observed_factor(X)
 
     def feature_scores(self, X):
         est = self.estimator
@@ -150,14 +158,53 @@ class LikelihoodScorer:
             mean, _ = net.posterior(x)
             out = net.decode_raw(mean).double()
             if net.output == "sigmoid":
-                return -F.binary_cross_entropy_with_logits(out, x.double(), reduction="none")
-            logvar = net.likelihood.log_variance(net.scale).double()
-            target = net.standardise(x).double()
-            return -0.5 * (target - out).square() * torch.exp(-logvar)
+                terms = -F.binary_cross_entropy_with_logits(out, x.double(), reduction="none")
+            else:
+                logvar = net.likelihood.log_variance(net.scale).double()
+                target = net.standardise(x).double()
+                terms = -0.5 * (target - out).square() * torch.exp(-logvar)
+            return terms.masked_fill(torch.isnan(x), 0.0)
 
         parts = est._map_rows(X, terms, est.n_features_in_, np.float64, "outlier_likelihood")
+        parts *= _observed_factor(X)[:, None]
         rest = self.row_scores(X) - parts.sum(1)
-        return parts + (rest / parts.shape[1])[:, None]
+        # shared equally by the observed entries (by all of a row with none observed)
+        sharing = ~_missing(X)
+        sharing[~sharing.any(1)] = True
+        return parts + sharing * (rest / sharing.sum(1))[:, None]
+
+
+def _observed_terms(errors, x):
+    """Per-feature terms of ``SPE`` for rows ``x`` that may have missing values (NaN).
+
+    A missing entry contributes 0 and the observed ones are scaled by
+    ``n_features / n_observed``, so that a row's ``SPE`` estimates the one of
+    the complete row and does not shrink as entries go missing (a row with
+    none observed gets 0).  Complete batches are returned as they are.
+    """
+    missing = torch.isnan(x)
+    if not bool(missing.any()):
+        return errors
+    observed = (~missing).sum(1, keepdim=True).double()
+    factor = x.shape[1] / observed.clamp(min=1.0)
+    return errors.masked_fill(missing, 0.0) * factor
+
+
+def _observed_factor(X):
+    """``n_features / n_observed`` of each row (1 for complete rows and rows with none observed).
+
+    A log-likelihood of the observed entries grows as entries go missing (it
+    has fewer terms); scaled by this factor it estimates the complete row's.
+    """
+    observed = X.shape[1] - _missing(X).sum(1)
+    return np.where(observed > 0, X.shape[1] / np.maximum(observed, 1), 1.0)
+
+
+def _missing(X):
+    """Dense boolean mask of the NaN entries of ``X`` (an array or a CSR matrix)."""
+    if sp.issparse(X):
+        return sp.csr_matrix((np.isnan(X.data), X.indices, X.indptr), shape=X.shape).toarray()
+    return np.isnan(X)
 
 
 def _upper_fence(values):
