@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_outliers.py            # every set (about an hour on 2 cores)
     python benchmarks/bench_outliers.py --quick    # digits 0, 4, 7 and one table of digits
+    python benchmarks/bench_outliers.py --sets wbc,wine,digits --missing 0.2
 
 All methods run side by side, on the same rows, in one run; each set prints
 its mean ROC-AUC and average precision (outliers as the positive class, each
@@ -29,6 +30,11 @@ Sets
     (about ODDS "optdigits"; means over the digits).  Detectors are fitted
     on all rows, outliers included, and score the same rows (outlier
     detection).  Rows are drawn with ``np.random.RandomState(0)``.
+    With ``--missing FRACTION``, that fraction of the tables' entries is
+    hidden (NaN, missing completely at random, drawn with
+    ``np.random.RandomState(0)``): skae's detectors and IsolationForest take
+    the rows with their missing values, the other peers get a
+    ``SimpleImputer`` (the features' means) first.
 
 Methods
 -------
@@ -61,6 +67,7 @@ from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.pipeline import make_pipeline
@@ -120,6 +127,8 @@ def has_pyod():
 
 def anomaly_score(model, X):
     """Higher = more anomalous, whatever the library's convention."""
+    if hasattr(model, "steps") and type(model[-1]).__module__.startswith("pyod"):
+        return model[-1].decision_function(model[:-1].transform(X))
     if isinstance(model, PCAError):
         return model.anomaly_score(X)
     if type(model).__module__.startswith("pyod"):
@@ -127,12 +136,22 @@ def anomaly_score(model, X):
     return -model.score_samples(X)
 
 
-def methods(kind, n_components, *, trim_fraction=None, use_pyod=True, wide=None):
-    """``{name: factory}`` for a set of ``kind`` "novelty" or "outlier"."""
+def methods(kind, n_components, *, trim_fraction=None, use_pyod=True, wide=None,
+            missing=False):
+    """``{name: factory}`` for a set of ``kind`` "novelty" or "outlier".
+
+    ``missing``: the data hold NaN, which the peers that cannot take it get
+    imputed by the features' means first.
+    """
     scaled = kind == "outlier"  # tables in mixed units
 
+    def imputed(model):
+        return make_pipeline(SimpleImputer(), model) if missing else model
+
     def maybe_scaled(model):
-        return make_pipeline(StandardScaler(), model) if scaled else model
+        steps = [SimpleImputer()] if missing else []
+        steps += [StandardScaler()] if scaled else []
+        return make_pipeline(*steps, model) if steps else model
 
     out = {"skae AE": skae_detector}
     if wide:
@@ -154,7 +173,7 @@ def methods(kind, n_components, *, trim_fraction=None, use_pyod=True, wide=None)
     if wide:
         out[f"PCA ({wide} comp.)"] = lambda: maybe_scaled(PCAError(wide))
     if use_pyod:
-        out["PyOD AutoEncoder"] = pyod_autoencoder
+        out["PyOD AutoEncoder"] = lambda: imputed(pyod_autoencoder())
     return out
 
 
@@ -205,9 +224,16 @@ def tables(digits):
         yield f"digits {digit}", X[rows], X[rows], (y[rows] == digit).astype(int)
 
 
+def hide_entries(X, fraction):
+    """A copy of ``X`` with about ``fraction`` of its entries NaN (missing completely at random)."""
+    X = np.array(X, dtype=np.float64)
+    X[np.random.RandomState(SEED).rand(*X.shape) < fraction] = np.nan
+    return X
+
+
 # ---------------------------------------------------------------- running
 def run_set(title, cases, kind, *, use_pyod, trimmed=False, only=None, wide=None,
-            exclude=()):
+            exclude=(), missing=False):
     """Fit every method on every case of one set; print and return the per-case figures."""
     cases = list(cases)
     code = AutoencoderTransformer().n_components
@@ -216,7 +242,7 @@ def run_set(title, cases, kind, *, use_pyod, trimmed=False, only=None, wide=None
     for case, X_fit, X_score, is_outlier in cases:
         fraction = float(np.mean(is_outlier)) if kind == "outlier" else MNIST_CONTAMINATION
         table = methods(kind, code, trim_fraction=fraction if trimmed else None,
-                        use_pyod=use_pyod, wide=wide)
+                        use_pyod=use_pyod, wide=wide, missing=missing)
         for name, factory in table.items():
             if (only is not None and name not in only) or name in exclude:
                 continue
@@ -255,6 +281,8 @@ def main():
     parser.add_argument("--sets", default="mnist,mnist-contaminated,wbc,wine,digits",
                         help="comma-separated sets to run (default: all)")
     parser.add_argument("--no-pyod", action="store_true", help="leave PyOD out")
+    parser.add_argument("--missing", type=float, default=0.0, metavar="FRACTION",
+                        help="hide this fraction of the tables' entries (NaN, MCAR)")
     parser.add_argument("--exclude", default="",
                         help="comma-separated method names to leave out, e.g. 'skae VAE'")
     args = parser.parse_args()
@@ -289,8 +317,13 @@ def main():
         if table not in sets:
             continue
         cases = [c for c in tables(table_digits) if c[0].split()[0] == table]
-        res = run_set(f"table {table} (outlier detection, contaminated training)", cases,
-                      "outlier", use_pyod=use_pyod, trimmed=True, exclude=exclude)
+        if args.missing:
+            cases = [(name, *[hide_entries(X, args.missing)] * 2, is_outlier)
+                     for name, X, _, is_outlier in cases]
+        res = run_set(f"table {table} (outlier detection, contaminated training"
+                      f"{f', {args.missing:.0%} missing' if args.missing else ''})", cases,
+                      "outlier", use_pyod=use_pyod, trimmed=True, exclude=exclude,
+                      missing=bool(args.missing))
         summaries[f"table {table}"] = res
         if len(cases) > 1:
             print_cases(f"table {table}", res)

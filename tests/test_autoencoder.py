@@ -2,8 +2,6 @@
 
 import io
 import pickle
-import subprocess
-import sys
 import warnings
 
 import joblib
@@ -152,20 +150,6 @@ def test_same_random_state_is_bitwise_reproducible_and_rng_untouched(small_digit
     assert assert_rng_untouched(lambda: a.transform(X)).tobytes() == a.transform(X).tobytes()
     c = AutoencoderTransformer(**{**fast_params, "random_state": 1}).fit(X)
     assert not np.array_equal(a.transform(X), c.transform(X))
-
-
-def test_reproducible_in_a_fresh_process(small_digits, fast_params):
-    X = small_digits[0]
-    here = AutoencoderTransformer(**fast_params).fit(X).transform(X)
-    code = (
-        "import sys, numpy as np; from sklearn.datasets import load_digits;"
-        "from skae import AutoencoderTransformer;"
-        "X = load_digits().data[:300] / 16.0;"
-        f"Z = AutoencoderTransformer(**{fast_params!r}).fit(X).transform(X);"
-        "sys.stdout.buffer.write(Z.tobytes())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
-    assert out.stdout == here.tobytes()
 
 
 def test_torch_global_settings_unchanged(small_digits, fast_params):

@@ -30,24 +30,33 @@ def test_concurrent_transform_matches_serial(cls, digits):
                 assert a.tobytes() == b.tobytes()
 
 
-_SCRIPT = """
+_AE_PARAMS = dict(hidden_layer_sizes=(32,), max_iter=10, batch_size=32, random_state=0)
+_SCRIPT = f"""
 import sys
 import numpy as np
 from sklearn.datasets import load_digits
-from skae import VAEGenerator
+from skae import AutoencoderTransformer, VAEGenerator
 X = load_digits().data[:300] / 16.0
+ae = AutoencoderTransformer(**{_AE_PARAMS!r}).fit(X)
 est = VAEGenerator(n_components=3, hidden_layer_sizes=(16,), max_iter=5, batch_size=32,
                    random_state=0).fit(X)
-sys.stdout.buffer.write(est.transform(X).tobytes() + est.sample(7, random_state=3).tobytes())
+sys.stdout.buffer.write(ae.transform(X).tobytes() + est.transform(X).tobytes()
+                        + est.sample(7, random_state=3).tobytes())
 """
 
 
-def test_transform_and_sample_bytes_identical_across_processes():
-    outs = [
-        subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, check=True).stdout
-        for _ in range(2)
-    ]
+def test_fits_bytes_identical_across_processes_and_to_this_one(small_digits):
+    # two fresh processes at once, and this one: the same bytes everywhere
+    procs = [subprocess.Popen([sys.executable, "-c", _SCRIPT], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(2)]
+    outs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr.decode()[-3000:]
+        outs.append(stdout)
     assert outs[0] == outs[1] and len(outs[0]) > 0
+    here = AutoencoderTransformer(**_AE_PARAMS).fit(small_digits[0]).transform(small_digits[0])
+    assert outs[0][:here.nbytes] == here.tobytes()
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
