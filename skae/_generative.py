@@ -14,6 +14,7 @@ from ._conditional import as_label_array, encode, one_hot
 from ._importance import log_marginal
 from ._inference import _DTYPES
 from ._random import draw_seed
+from ._sample_noise import draw_noise, fit_noise_covariance, noise_width
 from ._training import user_stacklevel
 from ._vae_model import LOGVAR_MAX, LOGVAR_MIN
 from ._validation import (
@@ -269,6 +270,23 @@ class GenerativeMixin:
             spread as the data do, and returns the mean otherwise (pixels,
             whose noise is drawn independently from pixel to pixel).
 
+            With one learned variance per feature the Gaussian noise is
+            correlated: its covariance is what the decoded posterior draws
+            of the training rows leave of their covariance,
+            ``Cov(x) - Cov(decoder(z))`` in the network's standardised units
+            (negative eigenvalues set to 0; a conditional model's pooled
+            within the classes; missing values left out pair by pair, each
+            pair over the rows that observe both), kept as its 64 largest
+            eigenvalues plus a diagonal, so that samples keep the
+            correlations of the table and not only its spreads.  It is
+            fitted at the end of each fit (of each ``partial_fit``, to its
+            chunk), from the posterior draws of (up to 20,000) training
+            rows that set the per-feature variance.  :meth:`score_samples` keeps the diagonal likelihood.  Other
+            Gaussian likelihoods (one shared or a fixed variance), tables
+            of more than 2,048 features and models saved before this
+            covariance was kept draw the noise independently per feature,
+            with the likelihood's variances.
+
         Returns
         -------
         X : ndarray or DataFrame of shape (n_samples, n_features_in_)
@@ -300,8 +318,7 @@ class GenerativeMixin:
             if kind == "bernoulli":
                 X = (noise.numpy() < X).astype(np.float64)
             else:
-                std = self.net_.noise_std().detach().to("cpu", torch.float64).numpy()
-                X = X + std * noise.numpy()
+                X = X + self._gaussian_noise(noise.numpy())
         X = X.astype(self._fit_dtype, copy=False)
         names = getattr(self, "feature_names_in_", None)
         if names is None:
@@ -327,9 +344,24 @@ class GenerativeMixin:
         raw = None
         if noise is not None:
             draw = torch.rand if noise == "bernoulli" else torch.randn
-            raw = draw(n_samples, self.n_features_in_, generator=generator,
-                       dtype=torch.float64)
+            covariance = getattr(self, "_sample_noise", None)
+            width = (self.n_features_in_ if noise == "bernoulli" or covariance is None
+                     else noise_width(covariance))
+            raw = draw(n_samples, width, generator=generator, dtype=torch.float64)
         return codes, z, raw
+
+    def _gaussian_noise(self, raw):
+        """Observation noise in data units from the standard normal draws ``raw``.
+
+        Of the covariance fitted to the training rows (``_sample_noise``, in
+        standardised units) when there is one, else independent per feature
+        with the likelihood's variances.
+        """
+        covariance = getattr(self, "_sample_noise", None)
+        if covariance is None:  # pixels, a fixed variance, or a model saved without it
+            return self.net_.noise_std().detach().to("cpu", torch.float64).numpy() * raw
+        scale = self.net_.scale.detach().to("cpu", torch.float64).numpy()
+        return draw_noise(covariance, raw) * scale
 
     def _fit_sampler(self, X, labels=None):
         """Fit the ``sampler="mixture"`` Gaussian mixtures to the codes of ``X``.
@@ -358,7 +390,7 @@ class GenerativeMixin:
                 stacklevel=user_stacklevel(),
             )
             mixture = False
-        self._mixture = None
+        self._mixture = self._sample_noise = None
         calibrate = getattr(self.net_.likelihood, "calibrated", False)
         if not (mixture or calibrate):
             return
@@ -415,15 +447,22 @@ class GenerativeMixin:
         row of ``X``, decoded with the rows' ``labels`` if conditional), in
         the network's standardised units: the variance that maximises the
         likelihood of these rows given the network, the spread of each
-        row's posterior included.
+        row's posterior included.  The same decoded draws give the
+        covariance of the noise that :meth:`sample` adds
+        (``_sample_noise``, see :mod:`skae._sample_noise`).
         """
         dense = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64)
         scale = self.net_.scale.detach().cpu().double().numpy()
-        squared = 0.0
+        squared, decoded = 0.0, []
         for codes in draws:
             Z = codes if labels is None else np.hstack([codes,
                                                         one_hot(labels, len(self.classes_))])
-            squared = squared + np.square((dense - self._decode_rows(Z, np.float64)) / scale)
+            decoded_mean = self._decode_rows(Z, np.float64)
+            squared = squared + np.square((dense - decoded_mean) / scale)
+            decoded.append(decoded_mean / scale)
+        self._sample_noise = fit_noise_covariance(
+            np.tile(dense / scale, (len(draws), 1)), np.concatenate(decoded),
+            None if labels is None else np.tile(labels, len(draws)))
         if np.isnan(squared).any():  # over each feature's observed values (1 if none)
             counts = (~np.isnan(squared)).sum(0)
             total = np.where(np.isnan(squared), 0.0, squared).sum(0)

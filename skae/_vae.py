@@ -123,7 +123,15 @@ default="learned"
         ``"shared"`` for data sharing one scale (``scaling_="global"``:
         pixels, whose constant borders would drive per-feature variances
         to that floor).  A float fixes it.  Ignored by
-        ``likelihood="bernoulli"``.
+        ``likelihood="bernoulli"``.  The likelihood of ``score`` and
+        ``score_samples`` is diagonal (the features independent given the
+        code); with a per-feature variance, the noise that :meth:`sample`
+        adds is drawn with a full covariance instead, estimated from the
+        same posterior draws: ``Cov(x) - Cov(decoder(z))``, what the decoded
+        codes leave of the training rows' covariance (the residuals'
+        covariance plus their covariance with the decoded means), so that
+        the samples keep the correlations the code does not carry (see
+        :meth:`sample`).
     conditional : bool, default=False
         If True, ``fit(X, y)`` learns ``p(x | z, y)`` for the class labels
         ``y`` (required): the decoder and the posterior ``q(z | x, y)`` read
@@ -344,7 +352,8 @@ default="plateau"
     _output_param = "likelihood"
     _fitted_state = (*BaseAutoencoder._fitted_state, "reconstruction_loss_curve_",
                      "kl_loss_curve_", "classes_", "_class_counts", "_fit_dtype", "_mixture",
-                     "_n_importance_samples", "_sample_rng_state", "_auto_free_bits")
+                     "_n_importance_samples", "_sample_rng_state", "_auto_free_bits",
+                     "_sample_noise")
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
@@ -505,7 +514,8 @@ default="plateau"
             for name in ("classes_", "_class_counts"):
                 self.__dict__.pop(name, None)
         self._n_importance_samples = self.n_importance_samples
-        self._mixture = None  # the prior, until the sampler is fitted below
+        # the prior and independent noise, until the sampler is fitted below
+        self._mixture = self._sample_noise = None
         if not incremental:
             self._warn_if_collapsed(X[:_COLLAPSE_ROWS])
         self._fit_sampler(X, labels)
@@ -514,7 +524,7 @@ default="plateau"
         missing = "sample draws codes from the prior N(0, I), not from a mixture fitted to them"
         if getattr(self.net_.likelihood, "calibrated", False):
             missing += (", and the per-feature observation variance may not be set from the "
-                        "training rows")
+                        "training rows, nor the covariance of the noise that sample adds")
         return missing
 
     def __sklearn_tags__(self):
