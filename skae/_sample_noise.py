@@ -25,16 +25,19 @@ MAX_RANK = 64  # columns of the noise factor: the full covariance up to this man
 MAX_FEATURES = 2048
 
 
-def pairwise_covariance(values, observed):
+def pairwise_covariance(values, observed=None):
     """Covariance of the columns of ``values`` over the rows where both are observed.
 
     ``values`` is a float64 array holding 0 where ``observed`` (a 0/1 array
-    of the same shape) is 0.  Each entry ``(i, j)`` is the (biased)
-    covariance of columns ``i`` and ``j`` over the rows that observe both,
-    each column centred by its mean over those rows (pairwise-complete
-    estimation); 0 where fewer than two rows observe both.  Without
-    missing entries it is the covariance of the columns.
+    of the same shape; None: every entry) is 0.  Each entry ``(i, j)`` is
+    the (biased) covariance of columns ``i`` and ``j`` over the rows that
+    observe both, each column centred by its mean over those rows
+    (pairwise-complete estimation); 0 where fewer than two rows observe
+    both.  Without missing entries it is the covariance of the columns.
     """
+    if observed is None:  # one product instead of three
+        centred = values - values.mean(0)
+        return centred.T @ centred / len(values)
     counts = observed.T @ observed
     products = values.T @ values
     sums = values.T @ observed  # [i, j]: sum of column i over the rows observing i and j
@@ -44,13 +47,21 @@ def pairwise_covariance(values, observed):
 
 
 def _centre_groups(values, observed, groups):
-    """``values`` minus the mean of its group's observed entries, column by column."""
+    """``values`` minus the mean of its group's observed entries, column by column.
+
+    ``observed`` is None when every entry is; ``groups`` None is one group.
+    Missing entries stay 0.
+    """
+    if groups is None:
+        counts = len(values) if observed is None else np.maximum(observed.sum(0), 1.0)
+        centred = values - values.sum(0) / counts
+        return centred if observed is None else centred * observed
     values = values.copy()
     for g in np.unique(groups):
         rows = groups == g
-        counts = np.maximum(observed[rows].sum(0), 1.0)
+        counts = rows.sum() if observed is None else np.maximum(observed[rows].sum(0), 1.0)
         values[rows] -= values[rows].sum(0) / counts
-    return values * observed
+    return values if observed is None else values * observed
 
 
 def fit_noise_covariance(x, decoded, groups=None):
@@ -84,11 +95,13 @@ def fit_noise_covariance(x, decoded, groups=None):
     if n_features > MAX_FEATURES:
         return None
     observed = ~np.isnan(x)
-    weights = observed.astype(np.float64)
-    x = np.where(observed, x, 0.0)
-    decoded = np.where(observed, decoded, 0.0)  # each pair over the same rows as the data's
-    groups = np.zeros(len(x), dtype=int) if groups is None else groups
-    x = _centre_groups(x, weights, groups)  # centred first: data far from 0 keep their precision
+    weights = None
+    if not observed.all():
+        weights = observed.astype(np.float64)
+        x = np.where(observed, x, 0.0)
+        decoded = np.where(observed, decoded, 0.0)  # each pair over the same rows as the data's
+    # centred first, so that data far from 0 keep their precision
+    x = _centre_groups(x, weights, groups)
     decoded = _centre_groups(decoded, weights, groups)
     cov = pairwise_covariance(x, weights) - pairwise_covariance(decoded, weights)
     eigenvalues, vectors = np.linalg.eigh((cov + cov.T) / 2)

@@ -83,6 +83,8 @@ def test_pairwise_covariance_is_the_covariance_over_the_rows_observing_both():
     rng = np.random.RandomState(0)
     X = rng.standard_normal((50, 4)) @ rng.standard_normal((4, 4))
     ones = np.ones_like(X)
+    np.testing.assert_allclose(pairwise_covariance(X), np.cov(X.T, bias=True),
+                               atol=1e-12)
     np.testing.assert_allclose(pairwise_covariance(X, ones), np.cov(X.T, bias=True),
                                atol=1e-12)
     X[rng.uniform(size=X.shape) < 0.3] = np.nan
