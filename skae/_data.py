@@ -114,7 +114,12 @@ _INFERENCE_ROWS = 512
 _LADDER = (4, 8, 16, 32, 64, 128, 256, 512)
 _MIN_CHUNK = 64
 _length_cache = weakref.WeakKeyDictionary()  # owner -> {(kind, threads, device): lengths}
+# (structure of the owner and the input, kind, threads, device) -> lengths: networks
+# built alike (every fit of a cross-validation, a refit) share one measurement
+_structure_cache = {}
+_STRUCTURE_CACHE_SIZE = 1024
 _length_lock = threading.Lock()
+_PLAIN = (bool, int, float, str, tuple, type(None))
 
 
 def padded_length(n, lengths):
@@ -164,27 +169,58 @@ def agreeing_classes(fn, probe):
     return classes
 
 
+def structure(owner, x):
+    """A key of what decides which kernels compute ``owner`` on rows like ``x``.
+
+    The kernels a CPU's BLAS or oneDNN takes depend on the shapes of the
+    operands and on the thread count, never on their values; so two networks
+    with the same module tree (types and plain attributes, such as an input
+    shape or an activation's slope) and parameters and buffers of the same
+    shapes and dtypes, fed rows of the same width and dtype, agree at the
+    same chunk lengths.
+    """
+    parts = [tuple(x.shape[1:]), str(x.dtype)]
+    for name, module in owner.named_modules():
+        plain = sorted((k, v) for k, v in vars(module).items()
+                       if not k.startswith("_") and isinstance(v, _PLAIN))
+        parts.append((name, type(module).__module__, type(module).__qualname__, plain))
+    for name, tensor in [*owner.named_parameters(), *owner.named_buffers()]:
+        parts.append((name, tuple(tensor.shape), str(tensor.dtype)))
+    return repr(parts)
+
+
 def batch_invariant_lengths(fn, x, owner, kind):
     """The increasing chunk lengths under which ``fn`` is batch-invariant.
 
     The first is the padding of a one-row call, the last the length of the
     chunks of a large call.  ``x`` is a chunk of real input, used to build
     the probe; ``owner`` (the fitted network) and ``kind`` (the computation,
-    e.g. ``"encode"``) key the cached answer together with the thread count
-    and the device.
+    e.g. ``"encode"``, naming everything ``fn`` does beyond what the owner's
+    structure says) key the cached answer together with the thread count
+    and the device.  Owners of the same :func:`structure` share the answer
+    for a kind: it is measured once per process for networks built alike.
     """
     key = (kind, torch.get_num_threads(), str(x.device))
     with _length_lock:
         known = _length_cache.get(owner, {}).get(key)
     if known is not None:
         return known
-    classes = agreeing_classes(fn, _probe_rows(x, torch.Generator().manual_seed(0)))
-    usable = [c for c in classes if c[-1] >= _MIN_CHUNK]
-    # no length keeps a row's result where it stands: full chunks, the best that remains
-    found = tuple(min(usable, key=lambda c: (c[0], -c[-1]))) if usable else (_INFERENCE_ROWS,)
+    shared = (structure(owner, x), *key) if isinstance(owner, torch.nn.Module) else None
     with _length_lock:
-        _length_cache.setdefault(owner, {})[key] = found
-    return found
+        known = _structure_cache.get(shared)
+    if known is None:
+        classes = agreeing_classes(fn, _probe_rows(x, torch.Generator().manual_seed(0)))
+        usable = [c for c in classes if c[-1] >= _MIN_CHUNK]
+        # no length keeps a row's result where it stands: full chunks, the best that remains
+        known = (tuple(min(usable, key=lambda c: (c[0], -c[-1]))) if usable
+                 else (_INFERENCE_ROWS,))
+    with _length_lock:
+        _length_cache.setdefault(owner, {})[key] = known
+        if shared is not None:
+            if len(_structure_cache) >= _STRUCTURE_CACHE_SIZE:
+                _structure_cache.clear()
+            _structure_cache[shared] = known
+    return known
 
 
 def map_rows(X, fn, width, dtype, device, owner=None, kind=None, shift=None):

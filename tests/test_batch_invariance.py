@@ -1,7 +1,7 @@
 """Bitwise batch invariance of inference, and the padding rule that gives it.
 
-The padding of a short chunk is measured per network, computation, thread
-count and device (:func:`skae._data.batch_invariant_pad`); these tests check
+The padding of a short chunk is measured per network structure, computation,
+thread count and device (:func:`skae._data.batch_invariant_lengths`); these tests check
 the rule itself under the padding each fitted network gets, at one and two
 threads, so that they hold on any CPU the suite runs on.
 """
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import skae._data
 from skae import AutoencoderTransformer, VAEGenerator
 from skae._data import (
     _LADDER,
@@ -96,6 +97,29 @@ def test_the_lengths_are_cached_per_owner_and_kind():
     assert batch_invariant_lengths(fn, x, owner, "a") == found and len(calls) == n_calls
     batch_invariant_lengths(fn, x, owner, "b")
     assert len(calls) > n_calls
+
+
+def test_networks_built_alike_share_one_measurement(small_digits, fast_params, monkeypatch):
+    monkeypatch.setattr(skae._data, "_structure_cache", {})
+    measured = []
+    real = skae._data.agreeing_classes
+    monkeypatch.setattr(skae._data, "agreeing_classes",
+                        lambda fn, probe: measured.append(probe.shape) or real(fn, probe))
+    X = small_digits[0]
+    first = AutoencoderTransformer(**{**fast_params, "max_iter": 1}).fit(X)
+    first.transform(X)
+    n_first = len(measured)
+    assert n_first > 0
+    # another seed, the same structure: the lengths found for the first serve it
+    other = AutoencoderTransformer(**{**fast_params, "max_iter": 1, "random_state": 1}).fit(X)
+    codes = other.transform(X)
+    assert len(measured) == n_first
+    for rows in (slice(0, 1), slice(7, 10), slice(5, 140)):
+        np.testing.assert_array_equal(other.transform(X[rows]), codes[rows])
+    # another width is another structure, measured again
+    AutoencoderTransformer(**{**fast_params, "max_iter": 1, "hidden_layer_sizes": (24,)}).fit(
+        X).transform(X)
+    assert len(measured) > n_first
 
 
 @pytest.mark.parametrize("threads", [1, 2], indirect=True)
