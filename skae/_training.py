@@ -93,8 +93,8 @@ class LoopConfig:
     """Settings of one call to :func:`train` (taken from the estimator).
 
     ``stop_on_plateau``: stop when the monitored loss has not improved by
-    ``tol`` for ``n_iter_no_change`` epochs.  ``keep_best``: end with the
-    weights of the best monitored epoch rather than the last.
+    ``tol`` for ``n_iter_no_change`` units of patience (see :class:`_Monitor`).
+    ``keep_best``: end with the weights of the best check rather than the last.
     ``epoch_offset`` counts the epochs of earlier calls (the loss sees the
     total count, e.g. for a KL warm-up); the learning-rate schedule spans
     this call's ``max_epochs``.  ``max_time``: a wall-clock budget in
