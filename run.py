@@ -9,8 +9,10 @@ The first call creates ``.venv`` next to this file and installs skae with
 what that command needs, no more: the benchmark the core and its plotting and
 data extras, the tests (or the docs) add their own extras when they first run.
 Later calls reuse the environment and install only what a command lacks (all
-of its extras again when pyproject.toml changed).  PyTorch is handled with
-care:
+of its extras again when pyproject.toml changed).  After an installation the
+bytecode of the modules the command imports is compiled once, so that no
+later process compiles torch from source again (as each would with
+``PYTHONDONTWRITEBYTECODE`` set).  PyTorch is handled with care:
 
 * a torch that the invoking Python already has is kept (the environment is
   created with access to it), so a user with a GPU build keeps theirs;
@@ -60,13 +62,58 @@ def has_torch(python):
 
 
 def pip(*args, check=True):
-    # --no-compile: Python compiles each module when it is first imported,
-    # instead of pip compiling every file of torch, SciPy and pandas up front
-    # (about half of the set-up time).
+    # --no-compile: only the modules a command imports are compiled (see
+    # compile_bytecode), instead of pip compiling every file of torch, SciPy
+    # and pandas up front (about half of the set-up time).
     cmd = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check",
            "--no-compile", *args]
     log(" ".join(cmd[1:]))
     return subprocess.run(cmd, check=check).returncode == 0
+
+
+# Modules each command imports, whose bytecode is compiled once after an
+# installation (see compile_bytecode).
+WARM_MODULES = {
+    "benchmark": ("skae", "skae.benchmark.__main__", "sklearn.datasets", "matplotlib.pyplot",
+                  "pandas"),
+    "test": ("pytest", "hypothesis", "hypothesis.extra.numpy", "dask.array", "distributed",
+             "onnx", "onnxruntime", "skl2onnx", "skae.onnx", "skae.dask"),
+    "docs": ("sphinx.cmd.build", "sphinx_gallery.gen_gallery", "numpydoc",
+             "pydata_sphinx_theme"),
+}
+# Run by the environment's Python: imports the given modules (and torch's
+# optimizers, which import torch._dynamo on first use) with the writing of
+# bytecode on, whatever PYTHONDONTWRITEBYTECODE says.
+_COMPILE = """
+import sys
+sys.dont_write_bytecode = False
+for name in sys.argv[1:]:
+    try:
+        __import__(name)
+    except Exception:
+        pass
+try:
+    import torch
+    torch.optim.AdamW(torch.nn.Linear(1, 1).parameters())
+except Exception:
+    pass
+"""
+
+
+def compile_bytecode(command):
+    """Write the bytecode of the modules ``command`` imports from the environment.
+
+    pip installs with ``--no-compile`` (see :func:`pip`), and Python would
+    compile each module when it is first imported; but with
+    ``PYTHONDONTWRITEBYTECODE`` set it never writes the result, and every
+    process (each worker of the main job, each subprocess of the tests)
+    compiles torch, SciPy and scikit-learn from source again, several
+    seconds each.  Compiling what the command imports, once, avoids that.
+    """
+    names = [name for key in ("benchmark", command) for name in WARM_MODULES[key]]
+    log(f"compiling the bytecode of the modules '{command}' imports")
+    subprocess.run([str(venv_python()), "-c", _COMPILE, *dict.fromkeys(names)],
+                   capture_output=True)
 
 
 def gpu_present():
@@ -110,12 +157,15 @@ def installed_extras(digest):
     return set(recorded.get("extras", []))
 
 
-def ensure_environment(extras):
-    """Create the environment if needed and install skae with ``extras``.
+def ensure_environment(command):
+    """Create the environment if needed and install skae with the extras of ``command``.
 
     Extras already installed for the same ``pyproject.toml`` are kept and
     not installed again, so that each command adds only what it lacks.
+    After an installation, the bytecode of what the command imports is
+    compiled (:func:`compile_bytecode`).
     """
+    extras = EXTRAS[command]
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not venv_python().exists():
         reuse = has_torch(sys.executable)
@@ -127,6 +177,7 @@ def ensure_environment(extras):
     torch = [] if has_torch(venv_python()) else install_torch()
     wanted = sorted(installed.union(extras))
     pip("-e", f"{ROOT}[{','.join(wanted)}]", *torch)
+    compile_bytecode(command)
     (VENV / STAMP).write_text(json.dumps({"pyproject": digest, "extras": wanted}))
 
 
@@ -148,7 +199,7 @@ def main(argv):
     if not argv or argv[0] not in ("benchmark", "test", "docs"):
         sys.exit(__doc__)
     command, rest = argv[0], argv[1:]
-    ensure_environment(EXTRAS[command])
+    ensure_environment(command)
     if command == "docs":
         cmd = docs_command(rest)
     elif command == "test":
