@@ -2,23 +2,9 @@
 
 The training loop checks the monitored loss (and keeps the best weights) at
 the end of each epoch and, on large data, about every 20,000 training samples
-within it (``skae._training.CHECK_SAMPLES``).  Early stopping's patience,
-``n_iter_no_change``, is measured in samples seen: units of one pass over the
-training rows or 5,000 samples, whichever is fewer
-(``skae._training.PATIENCE_SAMPLES``), so a large data set stops once it has
-converged instead of after whole passes, and a fit on at most 5,000 training
-rows counts epochs as before.
-
-Measured (one torch thread, 2-core machine shared with other busy processes,
-load average about 6): the defaults on the large table stop by convergence
-after 12 epochs (4 checks each) in 139 s, 84 CPU seconds, with a held-out R²
-of 0.9851 (14 epochs and 0.9856 with ``random_state=1``), against 0.9885 for
-200 epochs and 0.9486 for PCA(10); the same defaults with a unit of patience
-of 22,500 samples (10 checks) ran 36 epochs (0.9874), and with ``tol=1e-3``
-9 epochs (0.9850).  The small sets
-give the same epochs and R² as a patience counted in epochs: digits 132 epochs
-(0.8779), MNIST-5k 78 (0.7174), breast cancer 75 (0.9207), wine 66 (0.7947),
-iris 27 (0.9232), diabetes 35 (0.8106).
+within it (``skae._training.CHECK_SAMPLES``): early stopping's patience,
+``n_iter_no_change``, counts those checks, so a large data set stops once it
+has converged instead of after whole passes.
 
 1. ``large``: :class:`skae.AutoencoderTransformer` with the package defaults
    (``n_components=10``) on a 100,000 x 200 table of rank-10 structure (10
@@ -28,22 +14,17 @@ iris 27 (0.9232), diabetes 35 (0.8106).
    time, epochs, checks and the held-out R² of the default fit, of a fit that
    runs ``--reference-epochs`` (200) epochs and ends with the best of them
    (``n_iter_no_change`` as large as the budget), of PCA(10), of fits with
-   the other ``--tol`` values given, of the defaults with each
-   ``--patience-samples`` given as the unit of patience (22500, the samples
-   between two checks, gives a patience of 10 checks) and, with
-   ``--epoch-checks``, of the defaults checked once per epoch only with a
-   patience of 10 epochs (as a loop that checks whole epochs).
+   the other ``--tol`` values given and, with ``--epoch-checks``, of the
+   defaults checked once per epoch only (as a loop that checks whole epochs).
 2. ``small``: the package defaults on the small sets (digits, MNIST-5k,
-   breast cancer, wine, iris, diabetes; ``n_components=10``, 5 for wine and
-   diabetes, 2 for iris): how many
+   breast cancer, wine; ``n_components=10``, 5 for wine): how many
    checks an epoch holds (one on all of them: the schedule is the one of whole
-   epochs there), epochs, fit time, CPU time and held-out R².
+   epochs there), epochs, fit time and held-out R².
 
 Prints figures only (no asserts); ``uptime`` before and after.
 
     python benchmarks/bench_converge.py [large|small|all] [--threads 1] [--reference-epochs 200]
-                                        [--tol 1e-3 ...] [--patience-samples 22500 ...]
-                                        [--epoch-checks]
+                                        [--tol 1e-3 ...] [--epoch-checks]
 """
 
 import argparse
@@ -61,7 +42,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skae._training
 from skae import AutoencoderTransformer
-from skae._training import CHECK_SAMPLES, PATIENCE_SAMPLES, batch_bounds, check_points
+from skae._training import CHECK_SAMPLES, batch_bounds, check_points
 from skae.datasets import load_dataset
 
 N_ROWS, N_TEST, N_FEATURES, RANK = 100_000, 10_000, 200, 10
@@ -96,14 +77,13 @@ def n_checks(est, n_rows):
 
 
 def timed_fit(est, X):
-    """Wall-clock and CPU seconds of ``est.fit(X)`` and whether it converged."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        start, cpu = time.perf_counter(), time.process_time()
+        start = time.perf_counter()
         est.fit(X)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        seconds = time.perf_counter() - start
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-    return seconds, cpu, converged
+    return seconds, converged
 
 
 def large(args):
@@ -118,25 +98,19 @@ def large(args):
         fits["defaults, one check per epoch"] = AutoencoderTransformer(RANK, random_state=0)
     for tol in args.tol:
         fits[f"tol={tol:g}"] = AutoencoderTransformer(RANK, tol=tol, random_state=0)
-    patience = {f"patience unit of {n:,} samples": n for n in args.patience_samples}
-    for name in patience:
-        fits[name] = AutoencoderTransformer(RANK, random_state=0)
     if args.reference_epochs:
         fits[f"{args.reference_epochs} epochs, best kept"] = AutoencoderTransformer(
             RANK, max_iter=args.reference_epochs, n_iter_no_change=10 ** 9, random_state=0)
-    print("| fit | s | CPU s | epochs | checks / epoch | stopped by | held-out R² |")
-    print("|---|---:|---:|---:|---:|---|---:|")
+    print("| fit | s | epochs | checks / epoch | stopped by | held-out R² |")
+    print("|---|---:|---:|---:|---|---:|")
     for name, est in fits.items():
-        # one check per epoch: a period (and a unit of patience) longer than any epoch
+        # one check per epoch: a period longer than any epoch
         skae._training.CHECK_SAMPLES = 10 ** 12 if "per epoch" in name else CHECK_SAMPLES
-        skae._training.PATIENCE_SAMPLES = (10 ** 12 if "per epoch" in name
-                                           else patience.get(name, PATIENCE_SAMPLES))
-        seconds, cpu, converged = timed_fit(est, X)
+        seconds, converged = timed_fit(est, X)
         stop = "convergence" if converged else "max_iter"
-        print(f"| {name} | {seconds:.1f} | {cpu:.1f} | {est.n_iter_} | {n_checks(est, N_ROWS)} | {stop} "
+        print(f"| {name} | {seconds:.1f} | {est.n_iter_} | {n_checks(est, N_ROWS)} | {stop} "
               f"| {r2(est, X_test, mean):.4f} |", flush=True)
     skae._training.CHECK_SAMPLES = CHECK_SAMPLES
-    skae._training.PATIENCE_SAMPLES = PATIENCE_SAMPLES
 
 
 def scikit_learn_table(loader):
@@ -159,7 +133,9 @@ def small(args):
             ds = load_dataset(name, random_state=0)
             X_train, X_test = ds.X_train, ds.X_test
         est = AutoencoderTransformer(k, random_state=0)
-        seconds, cpu, _ = timed_fit(est, X_train)
+        cpu = time.process_time()
+        seconds, _ = timed_fit(est, X_train)
+        cpu = time.process_time() - cpu
         score = r2(est, X_test, X_train.mean(axis=0))
         print(f"| {name} | {X_train.shape[0]:,} | {n_checks(est, X_train.shape[0])} | "
               f"{est.n_iter_} | {seconds:.1f} | {cpu:.1f} | {score:.4f} |", flush=True)
@@ -171,8 +147,6 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tol", type=float, nargs="*", default=[],
                         help="also fit with each of these tol (the defaults otherwise)")
-    parser.add_argument("--patience-samples", type=int, nargs="*", default=[],
-                        help="also fit the defaults with each of these units of patience")
     parser.add_argument("--epoch-checks", action="store_true",
                         help="also fit the defaults with one check per epoch")
     parser.add_argument("--reference-epochs", type=int, default=200,

@@ -194,9 +194,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         Initial learning rate.
     learning_rate_schedule : {"constant", "plateau", "cosine", "onecycle"}, \
 default="plateau"
-        ``"plateau"`` halves the rate each time the monitored loss has gone
-        another ``n_iter_no_change // 2`` units of that patience without
-        improving (see ``n_iter_no_change``); ``"cosine"`` and
+        ``"plateau"`` halves the rate whenever the monitored loss has not
+        improved for ``n_iter_no_change // 2`` checks; ``"cosine"`` and
         ``"onecycle"`` anneal it over the ``max_iter`` epochs of each
         ``fit`` call (a warm-started ``fit`` anneals anew).
     optimizer : {"adam", "sgd", "rmsprop"} or callable, default="adam"
@@ -224,13 +223,10 @@ default="plateau"
     validation_fraction : float, default=0.1
         Fraction of the training data held out for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in passes over the training rows, a
-        pass counting at most 5,000 samples: training stops once the
-        monitored loss has not improved by ``tol`` over ``n_iter_no_change``
-        times the smaller of the training rows and 5,000 samples seen.  The
-        loss is checked at the end of each epoch and, on large data, at
-        evenly spaced points within it, one per 20,000 training samples (or
-        per twice the validation rows, if more).
+        Patience of early stopping, in checks of the monitored loss: one
+        at the end of each epoch and, on large data, evenly spaced ones
+        within it, one per 20,000 training samples (or per twice the
+        validation rows, if more).
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
     max_grad_norm : float or None, default=None

@@ -74,14 +74,6 @@ _VALIDATION_NOISE_SEED = 12345
 # about every this many training samples within it (see check_points): a
 # large data set stops once it has converged, not after whole passes.
 CHECK_SAMPLES = 20_000
-# Early stopping's patience is measured in training samples seen:
-# n_iter_no_change passes over the training rows, where a pass counts at most
-# this many samples.  An optimizer settles on a plateau in a number of steps,
-# not of passes: below this many training rows a pass is a few dozen steps
-# at the default batch size and patience counts whole passes as it always
-# has; a larger data set gets the same number of steps of patience as a data
-# set of this many rows, instead of n_iter_no_change passes of it.
-PATIENCE_SAMPLES = 5_000
 # A second Ctrl-C within this many seconds of one that stopped a fit is
 # passed on (e.g. out of a grid search) instead of stopping one more fit.
 _REPEAT_INTERRUPT_SECONDS = 10.0
@@ -93,8 +85,8 @@ class LoopConfig:
     """Settings of one call to :func:`train` (taken from the estimator).
 
     ``stop_on_plateau``: stop when the monitored loss has not improved by
-    ``tol`` for ``n_iter_no_change`` units of patience (see :class:`_Monitor`).
-    ``keep_best``: end with the weights of the best check rather than the last.
+    ``tol`` for ``n_iter_no_change`` epochs.  ``keep_best``: end with the
+    weights of the best monitored epoch rather than the last.
     ``epoch_offset`` counts the epochs of earlier calls (the loss sees the
     total count, e.g. for a KL warm-up); the learning-rate schedule spans
     this call's ``max_epochs``.  ``max_time``: a wall-clock budget in
@@ -246,46 +238,37 @@ def user_stacklevel():
 
 @dataclass
 class _Monitor:
-    """Early stopping's state: the best monitored loss and the samples seen since it improved.
-
-    ``unit``: the samples of one unit of patience, the smaller of a pass
-    over the training rows and :data:`PATIENCE_SAMPLES`.
-    """
+    """Early stopping's state: the best monitored loss and the checks since it improved."""
 
     cfg: LoopConfig
-    unit: int
     best: float = math.inf
     best_state: dict | None = None
-    no_improve: int = 0  # training samples seen since the last check that improved
+    no_improve: int = 0
 
-    def check(self, monitored, net, optimizer, seen):
-        """Take one check of the monitored loss after ``seen`` more training samples.
+    def check(self, monitored, net, optimizer):
+        """Take one check of the monitored loss; whether training should stop.
 
         A check that does not improve on the best by ``tol`` (relative)
-        adds its samples to those without progress; training should stop
-        (the return value) once they reach ``n_iter_no_change`` units of
-        patience.  A new best's weights are kept (``keep_best``); the
-        ``"plateau"`` schedule halves the rate each time the samples
-        without progress pass another ``n_iter_no_change // 2`` units.
-        With one check per pass of at most :data:`PATIENCE_SAMPLES`
-        rows, a unit is one check, as a loop that counts epochs.
+        counts towards the patience, ``n_iter_no_change``; a new best's
+        weights are kept (``keep_best``); the ``"plateau"`` schedule halves
+        the rate every ``n_iter_no_change // 2`` checks without progress.
         """
         cfg = self.cfg
         threshold = self.best - cfg.tol * abs(self.best)
-        before = self.no_improve
         if monitored < threshold or not math.isfinite(self.best):
             self.no_improve = 0
         else:
-            self.no_improve += seen
+            self.no_improve += 1
         if monitored < self.best:
             self.best = monitored
             if cfg.keep_best:
                 self.best_state = copy.deepcopy(net.state_dict())
-        halving = max(1, cfg.n_iter_no_change // 2) * self.unit
-        if cfg.schedule == "plateau" and self.no_improve // halving > before // halving:
+        if cfg.schedule == "plateau" and self.no_improve > 0 and self.no_improve % max(
+            1, cfg.n_iter_no_change // 2
+        ) == 0:
             for group in optimizer.param_groups:
                 group["lr"] *= 0.5
-        return cfg.stop_on_plateau and self.no_improve >= cfg.n_iter_no_change * self.unit
+        return cfg.stop_on_plateau and self.no_improve >= cfg.n_iter_no_change
 
 
 def _validate(net, reader, val_idx, val_fn, generator, batch_size, epoch):
@@ -328,7 +311,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     result = LoopResult()
     use_val = cfg.monitor_validation and len(val_idx) > 0
     eval_batch = max(cfg.batch_size, 1024)
-    monitor = _Monitor(cfg, unit=max(1, min(len(train_idx), PATIENCE_SAMPLES)))
+    monitor = _Monitor(cfg)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     bar, began = None, time.perf_counter()
     if cfg.verbose >= 2:
@@ -353,7 +336,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
                     monitored = validation = _validate(net, reader, val_idx, val_fn, generator,
                                                        eval_batch, epoch)
                 lr = optimizer.param_groups[0]["lr"]
-                stop = monitor.check(monitored, net, optimizer, n)
+                stop = monitor.check(monitored, net, optimizer)
                 if stop:
                     break
             if seen == 0:  # the time budget ran out before this epoch's first batch

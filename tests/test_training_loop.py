@@ -79,18 +79,11 @@ def test_check_points_one_per_epoch_on_small_data_evenly_spaced_on_large():
     assert len(check_points(900_000, 7_032, 100_000)) == 4
 
 
-@pytest.mark.parametrize(("patience_samples", "n_checks"), [(54, 3), (108, 5), (10**6, 9)])
-def test_patience_is_measured_in_samples_seen(patience_samples, n_checks, small_digits,
-                                              monkeypatch):
-    # checks every 60 samples (twice the 30 validation rows) cut an epoch of 270
-    # training rows in batches of 32 at 96, 160, 224 and 270 samples; tol=1.0 makes
-    # every check after the first one add its samples to the patience of
-    # n_iter_no_change=2 units, a unit being the smaller of PATIENCE_SAMPLES and a
-    # pass: 2 * 54 samples are reached at the third check, 2 * 108 at the fifth
-    # (the first of the second epoch), and 2 * 270 (a pass of fewer rows than
-    # PATIENCE_SAMPLES) at the ninth, two epochs after the first check
+def test_early_stopping_counts_checks_within_an_epoch(small_digits, monkeypatch):
+    # with checks every 54 samples (twice the 27 validation rows), an epoch of 270
+    # training rows holds 5 checks; tol=1.0 makes every check after the first one
+    # count towards the patience, so the fit stops at its third check
     monkeypatch.setattr(skae._training, "CHECK_SAMPLES", 1)
-    monkeypatch.setattr(skae._training, "PATIENCE_SAMPLES", patience_samples)
     calls = []
     evaluate = skae._training.evaluate
     monkeypatch.setattr(skae._training, "evaluate", lambda *a: calls.append(1) or evaluate(*a))
@@ -98,31 +91,8 @@ def test_patience_is_measured_in_samples_seen(patience_samples, n_checks, small_
         warnings.simplefilter("error", ConvergenceWarning)
         est = AutoencoderTransformer(3, n_iter_no_change=2, tol=1.0, max_iter=5, **FAST)
         est.fit(small_digits[0])
-    assert len(calls) == n_checks
-    assert est.n_iter_ == len(est.history_) == (n_checks - 1) // 4 + 1
-    assert est.history_[-1]["validation_loss"] >= est.best_loss_
-
-
-def test_plateau_schedule_halves_the_rate_per_units_of_patience(small_digits, monkeypatch):
-    # the checks of the test above, a unit of patience of 108 samples and
-    # n_iter_no_change=4: the rate halves each time the samples without progress
-    # pass another 2 units (216 samples: at the fifth and the eighth check) and
-    # the fit stops at 4 units (432 samples: the eighth check, in the second epoch)
-    monkeypatch.setattr(skae._training, "CHECK_SAMPLES", 1)
-    monkeypatch.setattr(skae._training, "PATIENCE_SAMPLES", 108)
-    rates = []
-    check = skae._training._Monitor.check
-
-    def recording(self, monitored, net, optimizer, seen):
-        stop = check(self, monitored, net, optimizer, seen)
-        rates.append(optimizer.param_groups[0]["lr"])
-        return stop
-
-    monkeypatch.setattr(skae._training._Monitor, "check", recording)
-    est = AutoencoderTransformer(3, n_iter_no_change=4, tol=1.0, max_iter=5,
-                                 learning_rate=1e-2, **FAST).fit(small_digits[0])
-    assert rates == [1e-2] * 4 + [5e-3] * 3 + [2.5e-3]
-    assert est.n_iter_ == 2
+    assert len(calls) == 3 and est.n_iter_ == 1 and len(est.history_) == 1
+    assert est.history_[0]["validation_loss"] >= est.best_loss_
 
 
 class _Interrupting(nn.Module):
