@@ -4,7 +4,10 @@ The training loop checks the monitored loss (and keeps the best weights) at
 the end of each epoch and, on large data, about every 20,000 training samples
 within it (``skae._training.CHECK_SAMPLES``): early stopping's patience,
 ``n_iter_no_change``, counts those checks, so a large data set stops once it
-has converged instead of after whole passes.
+has converged instead of after whole passes.  It also stops once the best
+validation loss has gained less than ``tol`` times the validation loss before
+training over the last ``n_iter_no_change * 10,000`` training samples
+(``skae._training.WINDOW_SAMPLES``; the window rule).
 
 1. ``large``: :class:`skae.AutoencoderTransformer` with the package defaults
    (``n_components=10``) on a 100,000 x 200 table of rank-10 structure (10
@@ -14,8 +17,9 @@ has converged instead of after whole passes.
    time, epochs, checks and the held-out R² of the default fit, of a fit that
    runs ``--reference-epochs`` (200) epochs and ends with the best of them
    (``n_iter_no_change`` as large as the budget), of PCA(10), of fits with
-   the other ``--tol`` values given and, with ``--epoch-checks``, of the
-   defaults checked once per epoch only (as a loop that checks whole epochs).
+   the other ``--tol`` values given, of the defaults without the window rule
+   (``--no-window``) and, with ``--epoch-checks``, of the defaults checked
+   once per epoch only (as a loop that checks whole epochs).
 2. ``small``: the package defaults on the small sets (digits, MNIST-5k,
    breast cancer, wine; ``n_components=10``, 5 for wine): how many
    checks an epoch holds (one on all of them: the schedule is the one of whole
@@ -24,7 +28,7 @@ has converged instead of after whole passes.
 Prints figures only (no asserts); ``uptime`` before and after.
 
     python benchmarks/bench_converge.py [large|small|all] [--threads 1] [--reference-epochs 200]
-                                        [--tol 1e-3 ...] [--epoch-checks]
+                                        [--tol 1e-3 ...] [--no-window] [--epoch-checks]
 """
 
 import argparse
@@ -42,7 +46,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skae._training
 from skae import AutoencoderTransformer
-from skae._training import CHECK_SAMPLES, batch_bounds, check_points
+from skae._training import CHECK_SAMPLES, WINDOW_SAMPLES, batch_bounds, check_points
 from skae.datasets import load_dataset
 
 N_ROWS, N_TEST, N_FEATURES, RANK = 100_000, 10_000, 200, 10
@@ -94,6 +98,8 @@ def large(args):
           f"checks about every {CHECK_SAMPLES:,} samples")
     print(f"PCA({RANK}): held-out R² {r2(pca, X_test, mean):.4f}")
     fits = {"defaults": AutoencoderTransformer(RANK, random_state=0)}
+    if args.no_window:
+        fits["defaults without the window rule"] = AutoencoderTransformer(RANK, random_state=0)
     if args.epoch_checks:
         fits["defaults, one check per epoch"] = AutoencoderTransformer(RANK, random_state=0)
     for tol in args.tol:
@@ -101,16 +107,21 @@ def large(args):
     if args.reference_epochs:
         fits[f"{args.reference_epochs} epochs, best kept"] = AutoencoderTransformer(
             RANK, max_iter=args.reference_epochs, n_iter_no_change=10 ** 9, random_state=0)
-    print("| fit | s | epochs | checks / epoch | stopped by | held-out R² |")
-    print("|---|---:|---:|---:|---|---:|")
+    print("| fit | s | CPU s | epochs | checks / epoch | stopped by | held-out R² |")
+    print("|---|---:|---:|---:|---:|---|---:|")
     for name, est in fits.items():
         # one check per epoch: a period longer than any epoch
         skae._training.CHECK_SAMPLES = 10 ** 12 if "per epoch" in name else CHECK_SAMPLES
+        # no window: one longer than any fit
+        skae._training.WINDOW_SAMPLES = 10 ** 15 if "without the window" in name else WINDOW_SAMPLES
+        cpu = time.process_time()
         seconds, converged = timed_fit(est, X)
+        cpu = time.process_time() - cpu
         stop = "convergence" if converged else "max_iter"
-        print(f"| {name} | {seconds:.1f} | {est.n_iter_} | {n_checks(est, N_ROWS)} | {stop} "
+        print(f"| {name} | {seconds:.1f} | {cpu:.1f} | {est.n_iter_} | {n_checks(est, N_ROWS)} | {stop} "
               f"| {r2(est, X_test, mean):.4f} |", flush=True)
     skae._training.CHECK_SAMPLES = CHECK_SAMPLES
+    skae._training.WINDOW_SAMPLES = WINDOW_SAMPLES
 
 
 def scikit_learn_table(loader):
@@ -147,6 +158,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tol", type=float, nargs="*", default=[],
                         help="also fit with each of these tol (the defaults otherwise)")
+    parser.add_argument("--no-window", action="store_true",
+                        help="also fit the defaults without the window rule")
     parser.add_argument("--epoch-checks", action="store_true",
                         help="also fit the defaults with one check per epoch")
     parser.add_argument("--reference-epochs", type=int, default=200,

@@ -74,6 +74,10 @@ _VALIDATION_NOISE_SEED = 12345
 # about every this many training samples within it (see check_points): a
 # large data set stops once it has converged, not after whole passes.
 CHECK_SAMPLES = 20_000
+# Early stopping also ends a fit whose best validation loss gained less than
+# ``tol`` times the loss before training over the last ``n_iter_no_change``
+# times this many training samples (see _Monitor.stalled).
+WINDOW_SAMPLES = 10_000
 # A second Ctrl-C within this many seconds of one that stopped a fit is
 # passed on (e.g. out of a grid search) instead of stopping one more fit.
 _REPEAT_INTERRUPT_SECONDS = 10.0
@@ -244,14 +248,20 @@ class _Monitor:
     best: float = math.inf
     best_state: dict | None = None
     no_improve: int = 0
+    # The validation loss before training (None: the window rule is off),
+    # the training samples seen so far and, per check, (samples, best).
+    start_loss: float | None = None
+    seen: int = 0
+    trail: list = field(default_factory=list)
 
-    def check(self, monitored, net, optimizer):
-        """Take one check of the monitored loss; whether training should stop.
+    def check(self, monitored, n, net, optimizer):
+        """Take one check of the monitored loss after ``n`` more samples; whether to stop.
 
         A check that does not improve on the best by ``tol`` (relative)
         counts towards the patience, ``n_iter_no_change``; a new best's
         weights are kept (``keep_best``); the ``"plateau"`` schedule halves
         the rate every ``n_iter_no_change // 2`` checks without progress.
+        Training also stops when the fit has :meth:`stalled`.
         """
         cfg = self.cfg
         threshold = self.best - cfg.tol * abs(self.best)
@@ -268,14 +278,39 @@ class _Monitor:
         ) == 0:
             for group in optimizer.param_groups:
                 group["lr"] *= 0.5
-        return cfg.stop_on_plateau and self.no_improve >= cfg.n_iter_no_change
+        self.seen += n
+        self.trail.append((self.seen, self.best))
+        return cfg.stop_on_plateau and (self.no_improve >= cfg.n_iter_no_change or self.stalled())
+
+    def stalled(self):
+        """Whether the best loss gained less than ``tol * |start_loss|`` over the last window.
+
+        The window is the last ``n_iter_no_change * WINDOW_SAMPLES``
+        training samples; the gain is measured from the best at the last
+        check before it.  On large data the validation loss can keep
+        improving by more than ``tol`` relative to itself long after the
+        gains have become negligible against what the fit has already
+        gained (a fraction of a percent of R²); this ends such a fit.  On
+        small data the window spans many epochs, and the patience rule
+        ends the fit first.
+        """
+        if self.start_loss is None:
+            return False
+        since = self.seen - self.cfg.n_iter_no_change * WINDOW_SAMPLES
+        past = next((best for seen, best in reversed(self.trail) if seen <= since), None)
+        return past is not None and past - self.best < self.cfg.tol * abs(self.start_loss)
+
+
+def _validation_loss(net, reader, val_idx, val_fn, generator, batch_size):
+    """The validation loss, with the same noise draws at every call."""
+    val_gen = torch.Generator(device=generator.device)
+    val_gen.manual_seed(_VALIDATION_NOISE_SEED)
+    return evaluate(net, reader, val_idx, val_fn, val_gen, batch_size)
 
 
 def _validate(net, reader, val_idx, val_fn, generator, batch_size, epoch):
-    """The validation loss, with the same noise draws at every check."""
-    val_gen = torch.Generator(device=generator.device)
-    val_gen.manual_seed(_VALIDATION_NOISE_SEED)
-    value = evaluate(net, reader, val_idx, val_fn, val_gen, batch_size)
+    """The validation loss of a check; a non-finite one raises ``TrainingDivergedError``."""
+    value = _validation_loss(net, reader, val_idx, val_fn, generator, batch_size)
     if not math.isfinite(value):
         raise TrainingDivergedError(
             f"Training diverged: the validation loss became {value} at epoch "
@@ -312,6 +347,9 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     use_val = cfg.monitor_validation and len(val_idx) > 0
     eval_batch = max(cfg.batch_size, 1024)
     monitor = _Monitor(cfg)
+    if use_val and cfg.stop_on_plateau:
+        before = _validation_loss(net, reader, val_idx, val_fn, generator, eval_batch)
+        monitor.start_loss = before if math.isfinite(before) else None
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     bar, began = None, time.perf_counter()
     if cfg.verbose >= 2:
@@ -336,7 +374,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
                     monitored = validation = _validate(net, reader, val_idx, val_fn, generator,
                                                        eval_batch, epoch)
                 lr = optimizer.param_groups[0]["lr"]
-                stop = monitor.check(monitored, net, optimizer)
+                stop = monitor.check(monitored, n, net, optimizer)
                 if stop:
                     break
             if seen == 0:  # the time budget ran out before this epoch's first batch

@@ -13,7 +13,7 @@ from torch import nn
 
 import skae._training
 from skae import AutoencoderTransformer, VAEGenerator, load_model, save_model
-from skae._training import batch_bounds, check_points
+from skae._training import LoopConfig, _Monitor, batch_bounds, check_points
 
 FAST = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0)
 
@@ -82,7 +82,8 @@ def test_check_points_one_per_epoch_on_small_data_evenly_spaced_on_large():
 def test_early_stopping_counts_checks_within_an_epoch(small_digits, monkeypatch):
     # with checks every 54 samples (twice the 27 validation rows), an epoch of 270
     # training rows holds 5 checks; tol=1.0 makes every check after the first one
-    # count towards the patience, so the fit stops at its third check
+    # count towards the patience, so the fit stops at its third check (the
+    # validation loss is also evaluated once before training, for the window rule)
     monkeypatch.setattr(skae._training, "CHECK_SAMPLES", 1)
     calls = []
     evaluate = skae._training.evaluate
@@ -91,8 +92,53 @@ def test_early_stopping_counts_checks_within_an_epoch(small_digits, monkeypatch)
         warnings.simplefilter("error", ConvergenceWarning)
         est = AutoencoderTransformer(3, n_iter_no_change=2, tol=1.0, max_iter=5, **FAST)
         est.fit(small_digits[0])
-    assert len(calls) == 3 and est.n_iter_ == 1 and len(est.history_) == 1
+    assert len(calls) == 1 + 3 and est.n_iter_ == 1 and len(est.history_) == 1
     assert est.history_[0]["validation_loss"] >= est.best_loss_
+
+
+def _checks_until_stop(start_loss, shrink, n_checks=60, samples=20_000):
+    """Checks a monitor takes of a loss falling by ``shrink`` (relative) per check."""
+    net = nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    monitor = _Monitor(LoopConfig(batch_size=8, max_epochs=1), start_loss=start_loss)
+    for i in range(n_checks):
+        if monitor.check((1 - shrink) ** i, samples, net, optimizer):
+            return i + 1
+    return None
+
+
+def test_window_rule_stops_gains_negligible_against_the_loss_before_training():
+    # every check improves by 0.02 % relative, more than tol=1e-4, so the patience
+    # never runs out; against a loss of 100 before training the gains over the window
+    # of n_iter_no_change * WINDOW_SAMPLES = 100,000 samples (five checks) are
+    # negligible: the fit stops at the first check whose window has passed
+    window = 10 * skae._training.WINDOW_SAMPLES // 20_000
+    assert _checks_until_stop(100.0, 2e-4) == window + 1
+    # the same curve with substantial gains against its start, or without a start
+    # loss (no validation split), trains on
+    assert _checks_until_stop(1.0, 2e-4) is None
+    assert _checks_until_stop(None, 2e-4) is None
+    # a window that has not yet passed never stops a fit, however flat
+    assert _checks_until_stop(100.0, 2e-4, samples=1_000, n_checks=100) is None
+
+
+def test_window_rule_ends_a_fit_whose_gains_became_negligible(small_digits, monkeypatch):
+    # tol=1e-2 relative to the best loss keeps this short fit improving for all its
+    # epochs (ConvergenceWarning); with a window of 10 * 20 samples (within one
+    # epoch) the window rule ends it once an epoch gains less than 1 % of the
+    # loss before training, as converged
+    X = small_digits[0]
+    params = dict(n_components=3, tol=1e-2, max_iter=30, **FAST)
+    monkeypatch.setattr(skae._training, "WINDOW_SAMPLES", 10 ** 9)
+    with pytest.warns(ConvergenceWarning):
+        full = AutoencoderTransformer(**params).fit(X)
+    monkeypatch.setattr(skae._training, "WINDOW_SAMPLES", 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        short = AutoencoderTransformer(**params).fit(X)
+    assert short.n_iter_ < full.n_iter_ == 30
+    # the same weights until it stopped
+    assert short.loss_curve_ == full.loss_curve_[: short.n_iter_]
 
 
 class _Interrupting(nn.Module):
