@@ -74,9 +74,9 @@ _VALIDATION_NOISE_SEED = 12345
 # about every this many training samples within it (see check_points): a
 # large data set stops once it has converged, not after whole passes.
 CHECK_SAMPLES = 20_000
-# Early stopping also ends a fit whose best validation loss gained less than
-# ``tol`` times the loss before training over the last ``n_iter_no_change``
-# times this many training samples (see _Monitor.stalled).
+# Early stopping also ends a fit whose best validation loss still falls, but
+# by less than ``tol`` times the loss before training over the last
+# ``n_iter_no_change`` times this many training samples (_Monitor.stalled).
 WINDOW_SAMPLES = 10_000
 # A second Ctrl-C within this many seconds of one that stopped a fit is
 # passed on (e.g. out of a grid search) instead of stopping one more fit.
@@ -283,22 +283,24 @@ class _Monitor:
         return cfg.stop_on_plateau and (self.no_improve >= cfg.n_iter_no_change or self.stalled())
 
     def stalled(self):
-        """Whether the best loss gained less than ``tol * |start_loss|`` over the last window.
+        """Whether the best loss is still falling, but negligibly: by less than ``tol * |start_loss|``.
 
-        The window is the last ``n_iter_no_change * WINDOW_SAMPLES``
-        training samples; the gain is measured from the best at the last
-        check before it.  On large data the validation loss can keep
-        improving by more than ``tol`` relative to itself long after the
-        gains have become negligible against what the fit has already
-        gained (a fraction of a percent of R²); this ends such a fit.  On
-        small data the window spans many epochs, and the patience rule
-        ends the fit first.
+        The gain is measured over the last ``n_iter_no_change *
+        WINDOW_SAMPLES`` training samples, from the best at the last check
+        before them.  On large data the validation loss can keep improving
+        by more than ``tol`` relative to itself long after its gains have
+        become negligible against what training has gained (a fraction of
+        a percent of R²); this ends such a fit.  A window without any
+        improvement is left to the patience (and the ``"plateau"``
+        schedule's halvings, after which the loss often drops again).  On
+        small data the window spans many epochs, and the patience ends the
+        fit first.
         """
         if self.start_loss is None:
             return False
         since = self.seen - self.cfg.n_iter_no_change * WINDOW_SAMPLES
         past = next((best for seen, best in reversed(self.trail) if seen <= since), None)
-        return past is not None and past - self.best < self.cfg.tol * abs(self.start_loss)
+        return past is not None and 0 < past - self.best < self.cfg.tol * abs(self.start_loss)
 
 
 def _validation_loss(net, reader, val_idx, val_fn, generator, batch_size):

@@ -118,8 +118,10 @@ def test_window_rule_stops_gains_negligible_against_the_loss_before_training():
     # loss (no validation split), trains on
     assert _checks_until_stop(1.0, 2e-4) is None
     assert _checks_until_stop(None, 2e-4) is None
-    # a window that has not yet passed never stops a fit, however flat
+    # a window that has not yet passed never stops a fit
     assert _checks_until_stop(100.0, 2e-4, samples=1_000, n_checks=100) is None
+    # a loss that never improves after its first check is left to the patience (ten checks)
+    assert _checks_until_stop(100.0, 0.0) == 1 + 10
 
 
 def test_window_rule_ends_a_fit_whose_gains_became_negligible(small_digits, monkeypatch):
