@@ -74,9 +74,10 @@ _VALIDATION_NOISE_SEED = 12345
 # about every this many training samples within it (see check_points): a
 # large data set stops once it has converged, not after whole passes.
 CHECK_SAMPLES = 20_000
-# Early stopping also ends a fit whose best validation loss still falls, but
-# by less than ``tol`` times the loss before training over the last
-# ``n_iter_no_change`` times this many training samples (_Monitor.stalled).
+# Early stopping also ends a fit whose best validation loss still falls at a
+# lowered learning rate, but by less than ``tol`` times the loss before
+# training over the last ``n_iter_no_change`` times this many training
+# samples (see _Monitor.stalled).
 WINDOW_SAMPLES = 10_000
 # A second Ctrl-C within this many seconds of one that stopped a fit is
 # passed on (e.g. out of a grid search) instead of stopping one more fit.
@@ -249,8 +250,10 @@ class _Monitor:
     best_state: dict | None = None
     no_improve: int = 0
     # The validation loss before training (None: the window rule is off),
-    # the training samples seen so far and, per check, (samples, best).
+    # the learning rate at the start, the training samples seen so far and,
+    # per check, (samples, best loss, learning rate).
     start_loss: float | None = None
+    first_lr: float = math.inf
     seen: int = 0
     trail: list = field(default_factory=list)
 
@@ -279,28 +282,34 @@ class _Monitor:
             for group in optimizer.param_groups:
                 group["lr"] *= 0.5
         self.seen += n
-        self.trail.append((self.seen, self.best))
+        self.trail.append((self.seen, self.best, optimizer.param_groups[0]["lr"]))
         return cfg.stop_on_plateau and (self.no_improve >= cfg.n_iter_no_change or self.stalled())
 
     def stalled(self):
-        """Whether the best loss is still falling, but negligibly: by less than ``tol * |start_loss|``.
+        """Whether the loss still creeps down at a lowered rate, by negligible amounts.
 
-        The gain is measured over the last ``n_iter_no_change *
-        WINDOW_SAMPLES`` training samples, from the best at the last check
-        before them.  On large data the validation loss can keep improving
-        by more than ``tol`` relative to itself long after its gains have
+        True when, over the last ``n_iter_no_change * WINDOW_SAMPLES``
+        training samples, the learning rate stayed the same, below the
+        fit's first rate, and the best loss improved, but by less than
+        ``tol * |start_loss|`` (measured from the best at the last check
+        before the window).  Such a loss keeps improving by more than
+        ``tol`` relative to itself, so neither the patience nor the
+        ``"plateau"`` schedule's halvings end it, long after its gains have
         become negligible against what training has gained (a fraction of
-        a percent of R²); this ends such a fit.  A window without any
-        improvement is left to the patience (and the ``"plateau"``
-        schedule's halvings, after which the loss often drops again).  On
-        small data the window spans many epochs, and the patience ends the
-        fit first.
+        a percent of R²).  A window without any improvement is left to the
+        patience, and one that lowered the rate (or before the first
+        lowering) to the schedule: the loss often drops again after a
+        halving.  On small data the window spans many epochs, and the
+        patience ends the fit first; under the other schedules the rate
+        never stays below its start, and this never fires.
         """
         if self.start_loss is None:
             return False
-        since = self.seen - self.cfg.n_iter_no_change * WINDOW_SAMPLES
-        past = next((best for seen, best in reversed(self.trail) if seen <= since), None)
-        return past is not None and 0 < past - self.best < self.cfg.tol * abs(self.start_loss)
+        seen, best, lr = self.trail[-1]
+        since = seen - self.cfg.n_iter_no_change * WINDOW_SAMPLES
+        past = next((entry for entry in reversed(self.trail) if entry[0] <= since), None)
+        return (past is not None and lr == past[2] < self.first_lr
+                and 0 < past[1] - best < self.cfg.tol * abs(self.start_loss))
 
 
 def _validation_loss(net, reader, val_idx, val_fn, generator, batch_size):
@@ -352,6 +361,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     if use_val and cfg.stop_on_plateau:
         before = _validation_loss(net, reader, val_idx, val_fn, generator, eval_batch)
         monitor.start_loss = before if math.isfinite(before) else None
+        monitor.first_lr = optimizer.param_groups[0]["lr"]
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     bar, began = None, time.perf_counter()
     if cfg.verbose >= 2:

@@ -96,49 +96,61 @@ def test_early_stopping_counts_checks_within_an_epoch(small_digits, monkeypatch)
     assert est.history_[0]["validation_loss"] >= est.best_loss_
 
 
-def _checks_until_stop(start_loss, shrink, n_checks=60, samples=20_000):
-    """Checks a monitor takes of a loss falling by ``shrink`` (relative) per check."""
+def _checks_until_stop(start_loss, shrink, n_checks=60, samples=20_000, first_lr=1.0,
+                       halve_at=None):
+    """Checks a monitor takes of a loss falling by ``shrink`` (relative) per check.
+
+    The rate is 0.1 against a first rate of ``first_lr``, and is halved at
+    check ``halve_at``.
+    """
     net = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
-    monitor = _Monitor(LoopConfig(batch_size=8, max_epochs=1), start_loss=start_loss)
+    monitor = _Monitor(LoopConfig(batch_size=8, max_epochs=1), start_loss=start_loss,
+                       first_lr=first_lr)
     for i in range(n_checks):
+        if i == halve_at:
+            optimizer.param_groups[0]["lr"] /= 2
         if monitor.check((1 - shrink) ** i, samples, net, optimizer):
             return i + 1
     return None
 
 
-def test_window_rule_stops_gains_negligible_against_the_loss_before_training():
+def test_window_rule_stops_a_loss_creeping_negligibly_at_a_lowered_rate():
     # every check improves by 0.02 % relative, more than tol=1e-4, so the patience
     # never runs out; against a loss of 100 before training the gains over the window
     # of n_iter_no_change * WINDOW_SAMPLES = 100,000 samples (five checks) are
     # negligible: the fit stops at the first check whose window has passed
     window = 10 * skae._training.WINDOW_SAMPLES // 20_000
     assert _checks_until_stop(100.0, 2e-4) == window + 1
-    # the same curve with substantial gains against its start, or without a start
-    # loss (no validation split), trains on
+    # a halving (at the fifth check) starts the window again
+    assert _checks_until_stop(100.0, 2e-4, halve_at=4) == 5 + window
+    # substantial gains against the start, no start loss (no validation split),
+    # the first rate not yet lowered, or a window that has not yet passed: it trains on
     assert _checks_until_stop(1.0, 2e-4) is None
     assert _checks_until_stop(None, 2e-4) is None
-    # a window that has not yet passed never stops a fit
+    assert _checks_until_stop(100.0, 2e-4, first_lr=0.1) is None
     assert _checks_until_stop(100.0, 2e-4, samples=1_000, n_checks=100) is None
     # a loss that never improves after its first check is left to the patience (ten checks)
     assert _checks_until_stop(100.0, 0.0) == 1 + 10
 
 
 def test_window_rule_ends_a_fit_whose_gains_became_negligible(small_digits, monkeypatch):
-    # tol=1e-2 relative to the best loss keeps this short fit improving for all its
-    # epochs (ConvergenceWarning); with a window of 10 * 20 samples (within one
-    # epoch) the window rule ends it once an epoch gains less than 1 % of the
-    # loss before training, as converged
+    # with tol=1e-2 the "plateau" schedule halves this short fit's rate after about
+    # 40 epochs; with a window of 10 * 20 samples (within one epoch) the window
+    # rule then ends it as converged, at the first epoch at the halved rate that
+    # gains less than 1 % of the loss before training
     X = small_digits[0]
-    params = dict(n_components=3, tol=1e-2, max_iter=30, **FAST)
+    params = dict(n_components=3, tol=1e-2, max_iter=60, **FAST)
     monkeypatch.setattr(skae._training, "WINDOW_SAMPLES", 10 ** 9)
-    with pytest.warns(ConvergenceWarning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         full = AutoencoderTransformer(**params).fit(X)
     monkeypatch.setattr(skae._training, "WINDOW_SAMPLES", 20)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         short = AutoencoderTransformer(**params).fit(X)
-    assert short.n_iter_ < full.n_iter_ == 30
+    assert short.n_iter_ < full.n_iter_
+    assert short.history_[-1]["lr"] < short.history_[0]["lr"]  # ended at a halved rate
     # the same weights until it stopped
     assert short.loss_curve_ == full.loss_curve_[: short.n_iter_]
 
