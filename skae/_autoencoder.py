@@ -229,11 +229,12 @@ default="plateau"
         validation rows, if more).
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts as progress.
-        With a validation split, training also stops once the best
-        validation loss, still falling, has gained less than ``tol`` times
-        its value before training over the last ``n_iter_no_change *
-        10,000`` training samples: on large data, gains negligible against
-        what training has gained end the fit.
+        With a validation split and the ``"plateau"`` schedule, training
+        also stops once the best validation loss, still falling at a rate
+        the schedule has lowered and then held, has gained less than
+        ``tol`` times its value before training over the last
+        ``n_iter_no_change * 10,000`` training samples: on large data,
+        gains negligible against what training has gained end the fit.
     max_grad_norm : float or None, default=None
         Clip the gradient norm to this value (guards against divergence).
     warm_start : bool, default=False
