@@ -65,8 +65,8 @@ def test_masking_denoiser_cleans_noisy_digits(digits):
     X = digits[0]
     Xtr, Xte = X[:1400], X[1400:]
     ae = AutoencoderTransformer(
-        n_components=16, input_shape=(1, 8, 8), loss="bce", noise="mask", noise_level=0.3,
-        max_iter=60, random_state=0,
+        n_components=16, input_shape=(1, 8, 8), conv_channels=(16, 32), loss="bce",
+        noise="mask", noise_level=0.3, max_iter=20, random_state=0,
     ).fit(Xtr)
     rng = np.random.default_rng(0)
     noisy = Xte * (rng.random(Xte.shape) >= 0.3)

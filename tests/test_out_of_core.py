@@ -49,7 +49,7 @@ def test_memmap_fit_streams_batches_and_equals_in_memory_fit(tmp_path, digits, d
     mm = np.load(path, mmap_mode="r")  # read-only, like most data files
     full_float32 = n * X.shape[1] * 4
     params = dict(
-        n_components=4, hidden_layer_sizes=(16,), batch_size=256, max_iter=2,
+        n_components=4, hidden_layer_sizes=(16,), batch_size=256, max_iter=1,
         early_stopping=False, random_state=0,
     )
 

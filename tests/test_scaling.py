@@ -25,12 +25,13 @@ def per_feature_r2(X, X_hat, mean):
 def test_raw_mixed_units_fit_like_after_a_scaler(loader, k, one_torch_thread):
     X, _ = loader(return_X_y=True)
     X_train, X_test = train_test_split(X, test_size=0.25, random_state=0)
-    raw = quiet_fit(AutoencoderTransformer(k, random_state=0), X_train)
+    net = dict(hidden_layer_sizes=(128, 64), random_state=0)  # the scaling, not the net, is tested
+    raw = quiet_fit(AutoencoderTransformer(k, **net), X_train)
     assert raw.scaling_ == "feature"
     r2_raw = per_feature_r2(X_test, raw.inverse_transform(raw.transform(X_test)),
                             X_train.mean(0))
     scaler = StandardScaler().fit(X_train)
-    scaled = quiet_fit(AutoencoderTransformer(k, random_state=0), scaler.transform(X_train))
+    scaled = quiet_fit(AutoencoderTransformer(k, **net), scaler.transform(X_train))
     Z = scaler.transform(X_test)
     r2_scaled = per_feature_r2(Z, scaled.inverse_transform(scaled.transform(Z)),
                                scaler.transform(X_train).mean(0))
