@@ -88,6 +88,31 @@ def test_other_depths_and_kernels(channels, kernel_size):
     assert isinstance(dec.stages[-1], nn.ConvTranspose2d)  # no activation after the last stage
 
 
+@pytest.mark.parametrize("shape", [(1, 8, 8), (3, 5, 7), (2, 1, 1), (1, 28, 28)])
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_small_maps_compute_the_convolution(shape, kernel_size):
+    """Layers on small maps (one matrix product) give torch's convolutions and their gradients."""
+    enc, head, dec = _build(shape, channels=(8, 16, 4), kernel_size=kernel_size)
+    convs = [m for m in [*enc.modules(), *dec.modules()] if isinstance(m, nn.modules.conv._ConvNd)]
+    dense = [m.taps is not None for m in convs]
+    # every layer of a small image is dense; on 28x28 only those on the 7x7 and 4x4 maps
+    assert dense == ([False, False, True, True, False, False] if shape[1] == 28 else [True] * 6)
+    x, z = _randn(3, *shape, seed=2), _randn(3, 5, seed=3)
+    outputs, grads = [], []
+    for reference in (False, True):
+        if reference:  # the same weights through torch's own convolutions
+            for m in convs:
+                m.taps = None
+        enc.zero_grad(), dec.zero_grad()
+        out = (enc(x), dec(z))
+        (out[0].square().sum() + out[1].square().sum()).backward()
+        outputs.append(out)
+        grads.append([p.grad.clone() for p in [*enc.parameters(), *dec.parameters()]])
+    torch.testing.assert_close(outputs[0], outputs[1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-4, rtol=1e-4)
+    assert outputs[0][1].shape == (3, *shape)
+
+
 def test_no_batchnorm_or_dropout():
     enc, _, dec = _build((1, 28, 28))
     for m in [*enc.modules(), *dec.modules()]:
