@@ -15,8 +15,14 @@ tensor.  Latency: ``transform`` of one row (and of 10 rows) against
 ``--conv``: the default convolutional network (``input_shape=(1, 28, 28)``,
 ``loss="bce"``, batch 32, no noise) trained by ``fit`` against a plain loop
 over a copy of the very modules skae built (same batches, Adam).
+``--small-maps``: the default convolutional network on the 8x8 digits
+(``n_components=10``, the package defaults, ``early_stopping=False``), whose
+layers on small feature maps are computed as dense matrix products, against
+the same fits with every layer a torch convolution; alternating rounds,
+median samples/s, and both models' test errors.
 
     python benchmarks/bench_speed.py [--epochs 3] [--rounds 5] [--inference-only] [--conv]
+    python benchmarks/bench_speed.py --small-maps --epochs 20 --rounds 3
 """
 
 import argparse
@@ -25,10 +31,12 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits
 from torch import nn
 
 from skae import AutoencoderTransformer
 from skae.datasets import load_mnist5k_split
+from skae.nn import _conv as conv_layers
 
 HIDDEN = (256, 128)
 K = 30
@@ -130,6 +138,43 @@ def conv(X, epochs, rounds):
         print(f"| {name} | {rate:,.0f} | {med['skae conv fit'] / rate:.2f} |")
 
 
+def small_map_fit(X, epochs, seed, dense_entries):
+    """Fit the default conv net on 8x8 images, its layers dense up to ``dense_entries``."""
+    saved = conv_layers.DENSE_ENTRIES
+    conv_layers.DENSE_ENTRIES = dense_entries  # read when the layers are built
+    try:
+        ae = AutoencoderTransformer(n_components=10, input_shape=(1, 8, 8),
+                                    early_stopping=False, max_iter=epochs, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ae.fit(X)
+    finally:
+        conv_layers.DENSE_ENTRIES = saved
+    return ae
+
+
+def small_maps(epochs, rounds):
+    X = (load_digits().data / 16.0).astype(np.float32)
+    Xtr, Xte = X[:1347], X[1347:]
+    variants = {"small maps as matrix products": conv_layers.DENSE_ENTRIES,
+                "every layer a torch convolution": -1}
+    rates, errors = {name: [] for name in variants}, {}
+    for r in range(rounds):
+        for name, entries in variants.items():
+            seconds, ae = timed(small_map_fit, Xtr, epochs, r, entries)
+            rates[name].append(len(Xtr) * epochs / seconds)
+            if r == 0:
+                rec = ae.inverse_transform(ae.transform(Xte))
+                errors[name] = float(((rec - Xte) ** 2).sum(1).mean())
+    med = {name: float(np.median(v)) for name, v in rates.items()}
+    first = next(iter(med))
+    print(f"\n| 8x8 digits, default conv net ({epochs} epochs) | median samples/s "
+          f"| {first} / this | test error (seed 0) |")
+    print("|---|---|---|---|")
+    for name, rate in med.items():
+        print(f"| {name} | {rate:,.0f} | {med[first] / rate:.2f} | {errors[name]:.4f} |")
+
+
 def skorch_fit(X, epochs, seed):
     from skorch import NeuralNet
 
@@ -159,7 +204,13 @@ def main(argv=None):
                         help="skip the training comparison")
     parser.add_argument("--conv", action="store_true",
                         help="only the convolutional training comparison")
+    parser.add_argument("--small-maps", action="store_true",
+                        help="only the 8x8 conv net: small maps as matrix products or not")
     args = parser.parse_args(argv)
+    if args.small_maps:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        small_maps(args.epochs, args.rounds)
+        return
     Xtr, Xte, _, _ = load_mnist5k_split()
     X = np.ascontiguousarray(Xtr, dtype=np.float32)
     if args.conv:
