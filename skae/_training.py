@@ -55,6 +55,22 @@ def make_optimizer(name_or_class, params, learning_rate, weight_decay, state=Non
     return optimizer
 
 
+def flush_subnormal_state(optimizer):
+    """Set the subnormal entries of ``optimizer``'s state tensors on the CPU to zero.
+
+    A subnormal moment (below ``torch.finfo(dtype).tiny``, about 1e-38 in
+    float32) moves a weight by far less than a unit in its last place, so
+    zero does what it did; but it costs the CPU's vector units a slow path
+    at every step.  Scalars (step counts) and tensors on other devices are
+    left as they are.
+    """
+    for state in optimizer.state.values():
+        for value in state.values():
+            if (isinstance(value, torch.Tensor) and value.dim() > 0
+                    and value.is_floating_point() and value.device.type == "cpu"):
+                value.masked_fill_(value.abs() < torch.finfo(value.dtype).tiny, 0.0)
+
+
 def schedule_factor(schedule, progress):
     """Learning-rate multiplier at ``progress`` in [0, 1] of the epoch budget."""
     if schedule == "cosine":
@@ -79,6 +95,15 @@ CHECK_SAMPLES = 20_000
 # training over the last ``n_iter_no_change`` times this many training
 # samples (see _Monitor.stalled).
 WINDOW_SAMPLES = 10_000
+# The moments an optimizer keeps for weights whose gradient stays zero (the
+# weights of a dead ReLU unit, of a pixel that never varies) decay
+# geometrically into the subnormal range and stay there: rounding keeps 0.9
+# times a few units in the last place at a few units.  x86 CPUs compute with
+# subnormal floats in microcode, many times slower than with normal ones, so
+# such moments made the optimizer step of a long fit several times slower.
+# Every this many steps, and at the end of training, the subnormal entries of
+# the optimizer's state on the CPU are set to zero (see flush_subnormal_state).
+FLUSH_STEPS = 50
 # A second Ctrl-C within this many seconds of one that stopped a fit is
 # passed on (e.g. out of a grid search) instead of stopping one more fit.
 _REPEAT_INTERRUPT_SECONDS = 10.0
@@ -158,7 +183,7 @@ def check_points(n_rows, n_batches, n_val):
 
 
 def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
-               start, n_val):
+               start, n_val, steps):
     """One pass over the training rows, pausing at each check point.
 
     Yields ``(loss, parts, n)`` at each of :func:`check_points`: the sums
@@ -196,6 +221,9 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local
         if cfg.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
         optimizer.step()
+        steps[0] += 1
+        if steps[0] % FLUSH_STEPS == 0:
+            flush_subnormal_state(optimizer)
         n = x.shape[0]
         total += value * n
         seen += n
@@ -363,7 +391,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
         monitor.start_loss = before if math.isfinite(before) else None
         monitor.first_lr = optimizer.param_groups[0]["lr"]
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    bar, began = None, time.perf_counter()
+    bar, began, steps = None, time.perf_counter(), [0]
     if cfg.verbose >= 2:
         from tqdm.auto import tqdm
 
@@ -376,7 +404,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
             total, parts, seen, stop = 0.0, {}, 0, False
             for part_total, part_terms, n in _run_epoch(
                 net, optimizer, reader, train_idx, loss_fn, generator, cfg, local, base_lrs, bar,
-                began, len(val_idx) if use_val else 0,
+                began, len(val_idx) if use_val else 0, steps,
             ):
                 total, seen = total + part_total, seen + n
                 for key, val in part_terms.items():
@@ -429,6 +457,7 @@ def train(net, optimizer, reader, train_idx, val_idx, loss_fn, val_fn, generator
     if monitor.best_state is not None:
         net.load_state_dict(monitor.best_state)
     optimizer.zero_grad(set_to_none=True)  # a fitted network holds no gradients
+    flush_subnormal_state(optimizer)  # the state kept for a later fit
     net.eval()
     if not result.stopped_early and not result.interrupted and cfg.stop_on_plateau:
         limit = (f"at max_time={cfg.max_time:g} s after {len(result.history)} epochs"

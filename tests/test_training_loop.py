@@ -13,7 +13,8 @@ from torch import nn
 
 import skae._training
 from skae import AutoencoderTransformer, VAEGenerator, load_model, save_model
-from skae._training import LoopConfig, _Monitor, batch_bounds, check_points
+from skae._data import BatchReader
+from skae._training import LoopConfig, _Monitor, batch_bounds, check_points, train
 
 FAST = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0)
 
@@ -228,6 +229,41 @@ def test_fitted_network_holds_no_gradients(small_digits):
     X, _ = small_digits
     ae = AutoencoderTransformer(2, hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
     assert all(p.grad is None for p in ae.net_.parameters())
+
+
+def _subnormal(t):
+    return (t != 0) & (t.abs() < torch.finfo(t.dtype).tiny)
+
+
+@pytest.mark.parametrize("n_steps", [1_000, 40])
+def test_optimizer_moments_of_a_weight_without_gradient_do_not_stay_subnormal(n_steps, monkeypatch):
+    # A weight with a gradient at its first step only (as a ReLU unit that dies):
+    # Adam's first moment, 1e-37 after that step, decays by 0.9 a step into the
+    # subnormal range and would stay there (rounding keeps 0.9 x a few ulps at a
+    # few ulps), a slow path for x86 vector units at every step.  The loop zeroes
+    # subnormal state every FLUSH_STEPS steps and at the end of training.
+    monkeypatch.setattr(skae._training, "FLUSH_STEPS", 100)
+    net = nn.Linear(1, 1, bias=False)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    moments = []
+
+    def loss_fn(net, x, generator, epoch):
+        if optimizer.state:
+            moments.append(optimizer.state[net.weight]["exp_avg"].item())
+        return (0.0 if optimizer.state else 1e-36) * net(x).sum(), {}
+
+    cfg = LoopConfig(batch_size=1, max_epochs=1, monitor_validation=False,
+                     stop_on_plateau=False, keep_best=False)
+    train(net, optimizer, BatchReader(np.ones((n_steps, 1), np.float32), "cpu"),
+          torch.arange(n_steps), torch.arange(0), loss_fn, None, torch.Generator(), cfg)
+    moments = torch.tensor(moments)
+    subnormal = torch.nonzero(_subnormal(moments)).ravel()
+    assert len(subnormal) > 0  # it went subnormal within the fit
+    if n_steps > 100:  # ... and the first flush, after step 100, zeroed it for good
+        assert subnormal[-1] < 100 and (moments[100:] == 0).all()
+    state = optimizer.state[net.weight]
+    assert state["exp_avg"].item() == 0.0
+    assert not any(_subnormal(v).any() for v in state.values() if v.dim() > 0)
 
 
 class _FakeClock:
