@@ -31,6 +31,7 @@ test set's scoring time).
 
     python benchmarks/bench_recipes.py hinton_mlp hinton_conv vae_mnist_nll
     python benchmarks/bench_recipes.py vae_mnist_nll --threads 1 --max-time 60   # a short try
+    python benchmarks/bench_recipes.py hinton_mlp --set weight_decay=0.01       # a variant
 """
 
 import argparse
@@ -76,6 +77,7 @@ def run(name, args):
     params = load_recipe(name)
     if args.max_time is not None:
         params["max_time"] = args.max_time
+    params.update(args.set)
     params["device"] = args.device
     est = ESTIMATORS[name](**params)
     vae = isinstance(est, VAEGenerator)
@@ -88,8 +90,12 @@ def run(name, args):
         warnings.simplefilter("ignore")
         est.fit(Xtr)
     fit_s = time.perf_counter() - start
+    times = [record["time"] for record in est.history_]
     row = {"recipe": name, "fit_minutes": round(fit_s / 60, 2), "epochs": est.n_iter_,
-           "target": TARGETS[name]}
+           "target": TARGETS[name],
+           # how the cost of an epoch moved over the fit
+           "epoch_seconds_first_last_5": [round(float(np.mean(times[:5])), 2),
+                                          round(float(np.mean(times[-5:])), 2)]}
     # the train figure is the test figure's measure, of the returned model, over
     # all 60,000 training images (not the last epoch's running loss)
     if vae:
@@ -107,6 +113,17 @@ def run(name, args):
     return row
 
 
+def _parameter(text):
+    """``NAME=JSON`` -> ``(name, value)``, for ``--set``."""
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value  # a plain string, such as a schedule's name
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="*", choices=sorted(ESTIMATORS), default=None,
@@ -117,6 +134,8 @@ def main(argv=None):
                         help="override the recipes' max_time (seconds)")
     parser.add_argument("--k", type=int, default=1000, help="importance samples of the NLL")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--set", type=_parameter, nargs="*", default=[], metavar="NAME=JSON",
+                        help="override recipe parameters, e.g. weight_decay=0.01")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -20,9 +20,18 @@ over a copy of the very modules skae built (same batches, Adam).
 layers on small feature maps are computed as dense matrix products, against
 the same fits with every layer a torch convolution; alternating rounds,
 median samples/s, and both models' test errors.
+``--subnormal``: the network and settings of ``recipes/hinton_mlp.json``
+(784-1000-500-250-30, ``loss="bce"``, Gaussian noise 0.4, batch 128; a
+constant rate of 0.002, no validation split) on the MNIST-5k train split,
+with the training loop's flush of subnormal optimizer moments (every
+``skae._training.FLUSH_STEPS`` steps) against the same fits without it;
+alternating rounds, the median samples/s over the second half of the epochs
+(once dead units' moments have decayed), the subnormal entries the optimizer
+holds at the end without the flush, and whether both give the same codes.
 
     python benchmarks/bench_speed.py [--epochs 3] [--rounds 5] [--inference-only] [--conv]
     python benchmarks/bench_speed.py --small-maps --epochs 20 --rounds 3
+    python benchmarks/bench_speed.py --subnormal --epochs 60 --rounds 2
 """
 
 import argparse
@@ -34,6 +43,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+import skae._training
 from skae import AutoencoderTransformer
 from skae.datasets import load_mnist5k_split
 from skae.nn import _conv as conv_layers
@@ -175,6 +185,54 @@ def small_maps(epochs, rounds):
         print(f"| {name} | {rate:,.0f} | {med[first] / rate:.2f} | {errors[name]:.4f} |")
 
 
+def subnormal_fit(X, epochs, flush):
+    """Fit the hinton_mlp network on ``X``, flushing subnormal optimizer moments or not."""
+    saved = skae._training.flush_subnormal_state
+    if not flush:
+        skae._training.flush_subnormal_state = lambda optimizer: None
+    try:
+        ae = AutoencoderTransformer(
+            n_components=30, hidden_layer_sizes=(1000, 500, 250), loss="bce",
+            noise="gaussian", noise_level=0.4, weight_decay=0.0, batch_size=128,
+            learning_rate=0.002, learning_rate_schedule="constant", early_stopping=False,
+            max_iter=epochs, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ae.fit(X)
+    finally:
+        skae._training.flush_subnormal_state = saved
+    return ae
+
+
+def subnormal(X, Xte, epochs, rounds):
+    variants = {"subnormal moments flushed": True, "not flushed": False}
+    rates = {name: [] for name in variants}
+    models = {}
+    tiny = torch.finfo(torch.float32).tiny
+    for _ in range(rounds):
+        for name, flush in variants.items():
+            ae = subnormal_fit(X, epochs, flush)
+            late = sum(record["time"] for record in ae.history_[epochs // 2:])
+            rates[name].append(len(X) * (epochs - epochs // 2) / late)
+            models[name] = ae
+    held = sum(int(((v != 0) & (v.abs() < tiny)).sum())
+               for state in models["not flushed"]._optimizer_state["state"].values()
+               for v in state.values() if v.dim() > 0)
+    total = sum(p.numel() for p in models["not flushed"].net_.parameters())
+    codes = [m.transform(Xte) for m in models.values()]
+    med = {name: float(np.median(v)) for name, v in rates.items()}
+    first = next(iter(med))
+    print(f"\n| hinton_mlp network, MNIST-5k, {epochs} epochs | median samples/s, "
+          f"epochs {epochs // 2 + 1}-{epochs} | {first} / this |")
+    print("|---|---|---|")
+    for name, rate in med.items():
+        print(f"| {name} | {rate:,.0f} | {med[first] / rate:.2f} |")
+    print(f"\nsubnormal optimizer moments at the end without the flush: {held:,} "
+          f"(two per weight: {2 * total:,})")
+    print(f"test codes bitwise the same: {np.array_equal(*codes)}; largest difference "
+          f"{float(np.abs(codes[0] - codes[1]).max()):.3g}")
+
+
 def skorch_fit(X, epochs, seed):
     from skorch import NeuralNet
 
@@ -206,7 +264,15 @@ def main(argv=None):
                         help="only the convolutional training comparison")
     parser.add_argument("--small-maps", action="store_true",
                         help="only the 8x8 conv net: small maps as matrix products or not")
+    parser.add_argument("--subnormal", action="store_true",
+                        help="only the flush of subnormal optimizer moments, on or off")
     args = parser.parse_args(argv)
+    if args.subnormal:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+        Xtr, Xte, _, _ = load_mnist5k_split()
+        subnormal(np.ascontiguousarray(Xtr, np.float32), np.ascontiguousarray(Xte, np.float32),
+                  args.epochs, args.rounds)
+        return
     if args.small_maps:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
         small_maps(args.epochs, args.rounds)
