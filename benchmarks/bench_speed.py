@@ -176,13 +176,20 @@ def small_maps(epochs, rounds):
             if r == 0:
                 rec = ae.inverse_transform(ae.transform(Xte))
                 errors[name] = float(((rec - Xte) ** 2).sum(1).mean())
+    ratio_table(f"8x8 digits, default conv net ({epochs} epochs)", "median samples/s", rates,
+                {"test error (seed 0)": {name: f"{e:.4f}" for name, e in errors.items()}})
+
+
+def ratio_table(title, unit, rates, extra=None):
+    """Print the median of each variant's ``rates`` and the first variant's ratio to it."""
     med = {name: float(np.median(v)) for name, v in rates.items()}
     first = next(iter(med))
-    print(f"\n| 8x8 digits, default conv net ({epochs} epochs) | median samples/s "
-          f"| {first} / this | test error (seed 0) |")
-    print("|---|---|---|---|")
+    extra = extra or {}
+    print(f"\n| {title} | {unit} | {first} / this |" + "".join(f" {c} |" for c in extra))
+    print("|---|---|---|" + "---|" * len(extra))
     for name, rate in med.items():
-        print(f"| {name} | {rate:,.0f} | {med[first] / rate:.2f} | {errors[name]:.4f} |")
+        print(f"| {name} | {rate:,.0f} | {med[first] / rate:.2f} |"
+              + "".join(f" {column[name]} |" for column in extra.values()))
 
 
 def subnormal_fit(X, epochs, flush):
@@ -220,13 +227,8 @@ def subnormal(X, Xte, epochs, rounds):
                for v in state.values() if v.dim() > 0)
     total = sum(p.numel() for p in models["not flushed"].net_.parameters())
     codes = [m.transform(Xte) for m in models.values()]
-    med = {name: float(np.median(v)) for name, v in rates.items()}
-    first = next(iter(med))
-    print(f"\n| hinton_mlp network, MNIST-5k, {epochs} epochs | median samples/s, "
-          f"epochs {epochs // 2 + 1}-{epochs} | {first} / this |")
-    print("|---|---|---|")
-    for name, rate in med.items():
-        print(f"| {name} | {rate:,.0f} | {med[first] / rate:.2f} |")
+    ratio_table(f"hinton_mlp network, MNIST-5k, {epochs} epochs",
+                f"median samples/s, epochs {epochs // 2 + 1}-{epochs}", rates)
     print(f"\nsubnormal optimizer moments at the end without the flush: {held:,} "
           f"(two per weight: {2 * total:,})")
     print(f"test codes bitwise the same: {np.array_equal(*codes)}; largest difference "
