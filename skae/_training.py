@@ -122,7 +122,9 @@ class LoopConfig:
     this call's ``max_epochs``.  ``max_time``: a wall-clock budget in
     seconds; training stops at the first batch that would start after it
     (the last epoch may then be partial), and an annealed schedule follows
-    whichever of the epoch count and the elapsed time is further along.
+    whichever of the epoch count and the elapsed time is further along, the
+    time only from the second epoch on (so that a fit whose budget does not
+    bind gives the same model whatever the clock).
     """
 
     batch_size: int
@@ -204,7 +206,10 @@ def _run_epoch(net, optimizer, reader, train_idx, loss_fn, generator, cfg, local
             break
         x = reader.take(order[lo:hi])
         if annealed:
-            progress = max((local + b / len(bounds)) / cfg.max_epochs, spent)
+            # the clock drives the schedule only from the second epoch on: the first
+            # epoch's steps (start-up costs included) follow the epoch count alone, so
+            # that a fit whose budget does not bind never depends on the clock
+            progress = max((local + b / len(bounds)) / cfg.max_epochs, spent if local else 0.0)
             factor = schedule_factor(cfg.schedule, progress)
             for group, lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = lr * factor

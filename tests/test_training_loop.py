@@ -326,6 +326,17 @@ def test_annealed_schedule_spans_max_time(schedule, small_digits, monkeypatch):
     assert max(lrs) > 0.5 * 1e-2
 
 
+def test_annealed_schedule_under_an_ample_budget_does_not_follow_the_clock(small_digits):
+    # the budget never binds: the first steps, when the elapsed time runs ahead of the
+    # epoch count, must not take their rate from the clock (the one-cycle warm-up is
+    # where a rate moves fastest with its progress)
+    X = small_digits[0][:200]
+    fits = [AutoencoderTransformer(3, max_iter=3, max_time=1000.0, early_stopping=False,
+                                   learning_rate_schedule="onecycle", **FAST).fit(X)
+            for _ in range(2)]
+    assert_same_weights(*fits)
+
+
 def test_max_time_reached_before_a_plateau_warns_naming_it(small_digits, monkeypatch):
     X = small_digits[0][:200]
     est = AutoencoderTransformer(3, max_iter=1000, max_time=20, **FAST)
