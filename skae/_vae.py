@@ -191,8 +191,11 @@ default="plateau"
         Wall-clock budget of each ``fit``, in seconds: training stops at the
         first mini-batch that would start after it (the first always runs),
         and the ``"cosine"`` and ``"onecycle"`` schedules span it when
-        ``max_iter`` is large.  Not bitwise reproducible; ``partial_fit``
-        ignores it.  See the user guide's "Training for a time budget".
+        ``max_iter`` is large.  Bitwise reproducible only where the budget
+        does not bind (the clock drives the schedule from the second epoch
+        on, when the elapsed time runs ahead of the epoch count);
+        ``partial_fit`` ignores it.  See the user guide's "Training for a
+        time budget".
     early_stopping : bool, default=True
         If True, stop when the monitored loss has not improved by ``tol``
         for ``n_iter_no_change`` checks and end with the weights of its best
