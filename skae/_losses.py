@@ -14,9 +14,13 @@ def observed_mask(x):
     ``torch.export`` traces a graph (ONNX export), which cannot branch on
     the data, the mask is always returned.
     """
-    missing = torch.isnan(x)
     if torch.compiler.is_exporting():
-        return ~missing
+        return ~torch.isnan(x)
+    # a sum is NaN when an entry is (and, rarely, when infinities of both signs
+    # meet): one cheap reduction answers for the common, complete batch
+    if not bool(torch.isnan(x.sum())):
+        return None
+    missing = torch.isnan(x)
     if not bool(missing.any()):
         return None
     return ~missing

@@ -8,8 +8,9 @@ from conftest import quiet_fit
 
 from skae import AutoencoderTransformer, VAEGenerator
 from skae._data import data_scaling
-from skae._losses import reconstruction_loss
+from skae._losses import observed_mask, reconstruction_loss
 from skae.nn import AutoencoderNet
+from skae.nn._network import zero_missing_
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=32, random_state=0)
 
@@ -120,6 +121,25 @@ def test_loss_counts_only_observed_entries():
     observed = torch.tensor([[True, False, True], [False, False, False]])
     loss = reconstruction_loss(output, target, "mse", observed)
     torch.testing.assert_close(loss, torch.tensor([10.0, 0.0]))  # 1 + 9; an empty row costs 0
+
+
+def test_observed_mask_finds_missing_values_whatever_the_sum():
+    """The mask is None only for a batch without NaN, even where its sum is NaN without one."""
+    big = torch.tensor([[3e38, torch.inf, -3e38, -torch.inf], [1.0, 2.0, 3.0, 4.0]])
+    assert torch.isnan(big.sum())  # +inf meets -inf: the cheap test is inconclusive
+    assert observed_mask(big) is None
+    assert observed_mask(big[1:] * 2) is None
+    gap = big.clone()
+    gap[1, 2] = torch.nan
+    expected = torch.ones(2, 4, dtype=torch.bool)
+    expected[1, 2] = False
+    assert torch.equal(observed_mask(gap), expected)
+
+
+def test_missing_values_become_zero_and_infinities_stay():
+    x = torch.tensor([torch.nan, -torch.inf, torch.inf, -0.0, 1.5])
+    assert torch.equal(zero_missing_(x.clone()), x.masked_fill(torch.isnan(x), 0.0))
+    assert torch.equal(zero_missing_(x.clone()).signbit(), torch.tensor([False, True, False, True, False]))
 
 
 def test_observed_only_training_differs_from_mean_filling(tables, one_torch_thread):

@@ -1,7 +1,19 @@
 """The network every skae estimator trains: encoder body, code head, decoder."""
 
+import math
+
 import torch
 from torch import nn
+
+
+def zero_missing_(h):
+    """Set the missing values (NaN) of ``h`` to 0 in place; infinities stay as they are.
+
+    ``nan_to_num_`` does in one pass what ``masked_fill_(isnan(h), 0)`` does
+    in two (a fraction of the cost of a training step on a narrow table),
+    with bitwise the same result.
+    """
+    return h.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
 
 
 class AutoencoderNet(nn.Module):
@@ -92,7 +104,7 @@ class AutoencoderNet(nn.Module):
             ``(x - mean) / scale``, with missing values (NaN) at 0.
         """
         h = (x - self.mean).div_(self.scale)  # in place: one batch-sized tensor, not two
-        return h.masked_fill_(torch.isnan(h), 0.0)
+        return zero_missing_(h)
 
     def encoder_input(self, x):
         """Data -> what the encoder reads: standardised, as images, with the mask if any.
@@ -195,7 +207,7 @@ class AutoencoderNet(nn.Module):
             missing values (NaN) at 0 (the losses leave them out).
         """
         if self.output == "sigmoid":
-            return x.masked_fill(torch.isnan(x), 0.0)
+            return zero_missing_(x.clone())
         return self.standardise(x)
 
     def decode(self, z):
