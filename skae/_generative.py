@@ -9,6 +9,7 @@ import torch
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
+from threadpoolctl import threadpool_limits
 
 from ._conditional import as_label_array, encode, one_hot
 from ._importance import log_marginal
@@ -430,7 +431,12 @@ class GenerativeMixin:
             else:
                 k = max(1, min(_MIXTURE_COMPONENTS, len(group_codes) // _ROWS_PER_COMPONENT))
                 gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4,
-                                      random_state=seed).fit(group_codes)
+                                      random_state=seed)
+                # Small matrix products: one BLAS/OpenMP thread is faster than
+                # several on idle cores, many times faster on busy ones, and
+                # gives the same mixture whatever the caller's thread limits.
+                with threadpool_limits(limits=1):
+                    gmm.fit(group_codes)
                 gmm_w, gmm_m = gmm.weights_, gmm.means_
                 chol = np.linalg.cholesky(gmm.covariances_)
             parts["weights"].append(gmm_w)

@@ -147,7 +147,8 @@ default="learned"
         codes) fitted at the end of each fit to one posterior draw of each of
         its training rows (20,000 at most; on fewer than 1,000 rows, as
         many draws of each, up to 10, as give 1,000 codes), the aggregated
-        posterior of two-stage VAEs;
+        posterior of two-stage VAEs, on one BLAS/OpenMP thread whatever the
+        process allows (so that the BLAS thread count does not change it);
         ``partial_fit`` fits it to the codes of its own chunk.  A conditional
         model fits one per class, to the codes ``q(z | x, y)`` of its rows,
         so that code and label agree (fewer than 2 rows: the prior).

@@ -231,6 +231,30 @@ def test_mixture_sampler_draws_like_the_training_codes(data):
     np.testing.assert_array_equal(est.sample(5, random_state=0), est.sample(5, random_state=0))
 
 
+def test_mixture_fits_on_one_thread_whatever_the_caller_allows(data, monkeypatch):
+    # Many BLAS threads on busy cores make the small products of a mixture fit
+    # many times slower; one thread also makes the mixture independent of the
+    # caller's thread settings.
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen, fit = [], GaussianMixture.fit
+
+    def recording_fit(self, X, y=None):
+        seen.append({i["user_api"]: i["num_threads"] for i in threadpool_info()})
+        return fit(self, X, y)
+
+    monkeypatch.setattr(GaussianMixture, "fit", recording_fit)
+    X, _ = data
+    samples = []
+    for limit in (1, 2):
+        with threadpool_limits(limits=limit):
+            est = quiet_fit(cvae(conditional=False, max_iter=2), X)
+        samples.append(est.sample(5, random_state=0))
+    assert seen and all(set(threads.values()) == {1} for threads in seen)
+    np.testing.assert_array_equal(*samples)
+
+
 def test_onnx_export_computes_the_label_free_transform(data, fitted):
     pytest.importorskip("skl2onnx")  # the onnx extra
     ort = pytest.importorskip("onnxruntime")
