@@ -19,11 +19,23 @@ feature set and ``FD = |m1 - m2|^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2))``.
 (pixels / 255 binarised stochastically with ``np.random.RandomState(0)``, the
 usual "stochastically binarised MNIST") within ``--minutes`` and reports the
 test negative log-likelihood with K = 100 ... 5000 importance samples.
+
+``--mixture-threads`` times the fit of the ``sampler="mixture"`` Gaussian
+mixture (20 full-covariance components, as ``VAEGenerator`` fits it) on 12,000
+posterior draws (three per training digit) of a 32-component VAE trained on
+MNIST-5k: on one BLAS/OpenMP thread, as ``fit`` does, against all the cores'
+threads, in alternating rounds (median seconds), and whether both give the
+same mixture.  ``--busy`` runs a process that keeps every core busy beside
+it, as another fit would::
+
+    python benchmarks/bench_vae.py --mixture-threads [--busy]
 """
 
 import argparse
 import copy
 import os
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -144,6 +156,50 @@ def run_full(data_dir, minutes, n_test, ks, device):
               f"{time.perf_counter() - t:.0f} s)", flush=True)
 
 
+def run_mixture_threads(busy, rounds=3):
+    from threadpoolctl import threadpool_limits
+
+    from skae._generative import posterior_draws
+
+    X_train = (load_mnist5k_split()[0] > 0.5).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        vae = VAEGenerator(n_components=32, likelihood="bernoulli", max_iter=20,
+                           sampler="prior", random_state=0).fit(X_train)
+    x = torch.as_tensor(X_train - vae.net_.input_shift.numpy(), dtype=torch.float32)
+    with torch.no_grad():
+        stats = torch.cat(vae.net_.posterior(x), 1).double().numpy()
+    rng = np.random.RandomState(0)
+    codes = np.concatenate([posterior_draws(stats, rng) for _ in range(3)])
+    cores = os.cpu_count()
+    load = None
+    if busy:  # one spinning thread per core, as another fit would
+        spin = "import torch; a = torch.randn(512, 512)\nwhile True: a @ a"
+        load = subprocess.Popen([sys.executable, "-c", spin])
+        time.sleep(3)
+    print(f"mixture of 20 components on {codes.shape[0]} x {codes.shape[1]} codes; "
+          f"{cores} cores, {'busy' if busy else 'idle'}; {rounds} alternating rounds")
+    times, means = {1: [], cores: []}, {}
+    try:
+        for _ in range(rounds):
+            for threads in times:
+                with threadpool_limits(limits=threads):
+                    start = time.perf_counter()
+                    gmm = GaussianMixture(20, covariance_type="full", reg_covar=1e-4,
+                                          random_state=0).fit(codes)
+                    times[threads].append(time.perf_counter() - start)
+                means[threads] = gmm.means_
+    finally:
+        if load is not None:
+            load.kill()
+    for threads, seconds in times.items():
+        print(f"  {threads} thread(s): median {np.median(seconds):.2f} s "
+              f"({', '.join(f'{t:.2f}' for t in seconds)})")
+    ratio = np.median(times[cores]) / np.median(times[1])
+    print(f"  {cores} threads / 1 thread: {ratio:.2f}x; same mixture: "
+          f"{means[1].tobytes() == means[cores].tobytes()}")
+
+
 def vae_epochs(vae):
     return getattr(vae, "n_iter_", 0)
 
@@ -159,8 +215,14 @@ def main():
     parser.add_argument("--k", type=int, nargs="+", default=[100, 1000, 5000],
                         help="importance samples in --full")
     parser.add_argument("--device", default="auto", help="torch device of --full")
+    parser.add_argument("--mixture-threads", action="store_true",
+                        help="time the sampling mixture's fit on 1 thread against all")
+    parser.add_argument("--busy", action="store_true",
+                        help="with --mixture-threads: keep every core busy beside it")
     args = parser.parse_args()
-    if args.full:
+    if args.mixture_threads:
+        run_mixture_threads(args.busy)
+    elif args.full:
         run_full(args.data, args.minutes, args.n_test, args.k, args.device)
     else:
         run_5k()
