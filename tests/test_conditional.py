@@ -247,8 +247,8 @@ def test_mixture_fits_on_one_thread_whatever_the_caller_allows(data, monkeypatch
     monkeypatch.setattr(GaussianMixture, "fit", recording_fit)
     X, _ = data
     samples = []
-    for limit in (1, 2):
-        with threadpool_limits(limits=limit):
+    for limit in (1, 2):  # BLAS only: torch's threads, and so the network, stay as they are
+        with threadpool_limits(limits=limit, user_api="blas"):
             est = quiet_fit(cvae(conditional=False, max_iter=2), X)
         samples.append(est.sample(5, random_state=0))
     assert seen and all(set(threads.values()) == {1} for threads in seen)
