@@ -32,6 +32,7 @@ test set's scoring time).
     python benchmarks/bench_recipes.py hinton_mlp hinton_conv vae_mnist_nll
     python benchmarks/bench_recipes.py vae_mnist_nll --threads 1 --max-time 60   # a short try
     python benchmarks/bench_recipes.py hinton_mlp --set weight_decay=0.01       # a variant
+    python benchmarks/bench_recipes.py hinton_mlp --set max_iter=20 --set activation=silu
 """
 
 import argparse
@@ -124,7 +125,8 @@ def _parameter(text):
         return name, value  # a plain string, such as a schedule's name
 
 
-def main(argv=None):
+def build_parser():
+    """The command line of this script."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="*", choices=sorted(ESTIMATORS), default=None,
                         help="recipes to run (default: all)")
@@ -134,9 +136,15 @@ def main(argv=None):
                         help="override the recipes' max_time (seconds)")
     parser.add_argument("--k", type=int, default=1000, help="importance samples of the NLL")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--set", type=_parameter, nargs="*", default=[], metavar="NAME=JSON",
-                        help="override recipe parameters, e.g. weight_decay=0.01")
-    args = parser.parse_args(argv)
+    parser.add_argument("--set", type=_parameter, nargs="+", action="extend", default=[],
+                        metavar="NAME=JSON",
+                        help="override recipe parameters, e.g. weight_decay=0.01; may be "
+                             "given more than once, the later value of a name winning")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = [run(name, args) for name in (args.recipes or sorted(ESTIMATORS))]
