@@ -105,6 +105,15 @@ class AutoencoderTransformer(BaseAutoencoder):
     activation : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", \
 "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
+    linear_shortcut : bool, default=False
+        Add a linear path beside the hidden layers: the code is a linear
+        function of the (scaled) input plus the encoder's output, and the
+        reconstruction a linear function of the code plus the decoder's
+        output.  The network then holds a linear autoencoder (the model PCA
+        fits), and its hidden layers learn what that misses.  Only used by
+        skae's own networks with hidden layers (MLP or convolutional), not
+        when ``encoder`` or ``decoder`` is given or ``hidden_layer_sizes=()``
+        (a linear autoencoder already).
     scaling : {"auto", "feature", "global"}, default="auto"
         How inputs are standardised inside the network.  ``"feature"``
         centres each feature and divides it by its own standard deviation
@@ -345,6 +354,7 @@ default="plateau"
             StrOptions({"mle"}),
         ],
         "ordered": [StrOptions({"auto"}), "boolean"],
+        "linear_shortcut": ["boolean"],
         "loss": [StrOptions({"mse", "bce"})],
         "noise": [None, StrOptions({"gaussian", "mask", "missing"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
@@ -363,6 +373,7 @@ default="plateau"
         ordered="auto",
         hidden_layer_sizes=(512, 256),
         activation="relu",
+        linear_shortcut=False,
         scaling="auto",
         loss="mse",
         noise="gaussian",
@@ -400,6 +411,7 @@ default="plateau"
         self.ordered = ordered
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.linear_shortcut = linear_shortcut
         self.scaling = scaling
         self.loss = loss
         self.noise = noise
@@ -466,14 +478,15 @@ default="plateau"
         spec = super()._describe(n_features, code_width, targets, fresh, missing)
         if not fresh and getattr(self, "_principal_fallback", False):
             # a warm start continues the linear code that fit fell back on
-            spec = dataclasses.replace(spec, hidden_layer_sizes=())
+            spec = dataclasses.replace(spec, hidden_layer_sizes=(), linear_shortcut=False)
         return spec
 
     @staticmethod
     def _assemble_network(spec, encoder, decoder, feature_width):
         return AutoencoderNet(encoder, decoder, feature_width, spec.n_components,
                               spec.n_features, input_shape=spec.input_shape, output=spec.output,
-                              missing_mask=spec.missing_mask)
+                              missing_mask=spec.missing_mask,
+                              linear_shortcut=spec.linear_shortcut)
 
     def _model_kind(self):
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}
@@ -616,7 +629,7 @@ default="plateau"
                                                     self._fitted_fraction)
         if needed is None:
             return False
-        linear = dataclasses.replace(spec, hidden_layer_sizes=(),
+        linear = dataclasses.replace(spec, hidden_layer_sizes=(), linear_shortcut=False,
                                      n_components=max(spec.n_components, needed))
         net = linear.build(make_generator(self._seed, "cpu"), self._assemble_network)
         net.load_state_dict({**net.state_dict(), "mean": self.net_.mean,

@@ -58,6 +58,8 @@ class NetworkSpec:
     classes: tuple | None = None  # the labels of a conditional model, in order
     # the built-in encoder reads the missing-value mask beside the values
     missing_mask: bool = False
+    # a linear path beside the built-in encoder and decoder (AutoencoderNet)
+    linear_shortcut: bool = False
 
     def changed_fields(self, other):
         """Names of the structural fields in which ``other`` differs from this spec."""
@@ -112,6 +114,7 @@ class NetworkSpec:
         values.setdefault("conditional", False)
         values.setdefault("classes", None)
         values.setdefault("missing_mask", False)
+        values.setdefault("linear_shortcut", False)
         for key in ("input_shape", "hidden_layer_sizes", "conv_channels",
                     "conv_hidden_layer_sizes", "classes"):
             if values[key] is not None:
@@ -143,6 +146,8 @@ class NetworkSpec:
             own.append(net.encoder)
         if self.decoder is None:
             own.append(net.decoder)
+        if net.shortcut_in is not None:
+            own += [net.shortcut_in, net.shortcut_out]
         for module in own:
             init_parameters(module, generator)
         return net
@@ -235,6 +240,7 @@ def describe_network(params, n_features, *, output, likelihood=None, auto_batch_
     channels = check_widths(params["conv_channels"], "conv_channels", allow_empty=False)
     dense = check_widths(params["conv_hidden_layer_sizes"], "conv_hidden_layer_sizes")
     builtin = params["encoder"] is None or params["decoder"] is None
+    user_modules = params["encoder"] is not None or params["decoder"] is not None
     if not builtin or architecture == "conv":
         hidden = None
     if not builtin or architecture == "mlp":
@@ -262,4 +268,7 @@ def describe_network(params, n_features, *, output, likelihood=None, auto_batch_
         conditional=bool(params.get("conditional", False)),
         classes=tuple(classes) if params.get("conditional", False) else None,
         missing_mask=bool(missing) and params["encoder"] is None,
+        # only beside skae's own networks, and never beside an empty MLP body
+        linear_shortcut=(bool(params.get("linear_shortcut", False)) and not user_modules
+                         and (architecture == "conv" or bool(hidden))),
     )

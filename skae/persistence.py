@@ -190,6 +190,9 @@ def load_model(path, *, encoder=None, decoder=None, device=None):
         ) from None
     params = _decode(config["params"])
     params.update(encoder=encoder, decoder=decoder)
+    if config["class"] == "AutoencoderTransformer":
+        # saved before linear_shortcut existed: such a network has no shortcut
+        params.setdefault("linear_shortcut", False)
     est = classes[config["class"]](**params)
     for key, value in config["fitted"].items():
         setattr(est, key, _decode(value))

@@ -159,8 +159,11 @@ def test_torch_global_settings_unchanged(small_digits, fast_params):
     assert torch.get_num_threads() == threads and torch.is_grad_enabled() == grad
 
 
-@pytest.mark.parametrize("extra", [{}, {"input_shape": (1, 8, 8), "conv_channels": (4, 8)}],
-                         ids=["mlp", "conv"])
+@pytest.mark.parametrize("extra", [
+    {}, {"input_shape": (1, 8, 8), "conv_channels": (4, 8)},
+    {"linear_shortcut": True},
+    {"input_shape": (1, 8, 8), "conv_channels": (4, 8), "linear_shortcut": True},
+], ids=["mlp", "conv", "mlp-shortcut", "conv-shortcut"])
 def test_outputs_are_batch_invariant(digits, fast_params, extra):
     X = digits[0]
     ae = AutoencoderTransformer(**{**fast_params, "max_iter": 2, **extra}).fit(X[:300])

@@ -27,6 +27,7 @@ MODELS = {
     "conv": lambda: AutoencoderTransformer(
         6, input_shape=(1, 8, 8), conv_channels=(4, 8), max_iter=3, random_state=0
     ),
+    "shortcut": lambda: AutoencoderTransformer(6, linear_shortcut=True, **FAST),
     "vae": lambda: VAEGenerator(4, **FAST),
     "umap": lambda: AutoencoderTransformer(2, embedding="umap", n_neighbors=5, **FAST),
     # a fractional n_components keeps a prefix of the 6 trained components

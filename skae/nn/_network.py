@@ -48,15 +48,31 @@ class AutoencoderNet(nn.Module):
         images), 1 where the value is missing.  Missing values (NaN) reach
         the encoder as 0 in standardised units (the feature's mean) either
         way.
+    linear_shortcut : bool, default=False
+        Add a linear path beside the encoder and the decoder: bias-free
+        ``Linear`` layers from the encoder's input (flattened) to the heads
+        (``shortcut_in``) and from the code to the output (``shortcut_out``),
+        added to the code heads' and the decoder's outputs.  The network then
+        holds a linear autoencoder, and the encoder and the decoder learn
+        what it misses.  Two products are added, rather than one product of
+        the features and the input side by side: each has the width of a
+        layer the network already has, so that a row keeps its result
+        whatever it is batched with (see ``skae._data.batch_invariant_lengths``).
     """
 
     def __init__(self, encoder, decoder, feature_width, n_components, n_features,
-                 *, n_heads=1, input_shape=None, output="identity", missing_mask=False):
+                 *, n_heads=1, input_shape=None, output="identity", missing_mask=False,
+                 linear_shortcut=False):
         super().__init__()
         self.missing_mask = bool(missing_mask)
         self.encoder = encoder
         self.head = nn.Linear(feature_width, n_components * n_heads)
         self.decoder = decoder
+        self.shortcut_in = self.shortcut_out = None
+        if linear_shortcut:
+            read = n_features * (2 if self.missing_mask else 1)  # the encoder's input
+            self.shortcut_in = nn.Linear(read, n_components * n_heads, bias=False)
+            self.shortcut_out = nn.Linear(n_components, n_features, bias=False)
         self.n_components = n_components
         self.n_features = n_features
         self.input_shape = None if input_shape is None else tuple(input_shape)
@@ -143,7 +159,11 @@ class AutoencoderNet(nn.Module):
             The heads side by side: the code, or for a VAE the posterior
             mean followed by the log-variance.
         """
-        return self.head(self.encoder(self.encoder_input(x)).flatten(1))
+        h = self.encoder_input(x)
+        stats = self.head(self.encoder(h).flatten(1))
+        if self.shortcut_in is not None:
+            stats = stats + self.shortcut_in(h.flatten(1))
+        return stats
 
     def encode(self, x):
         """Encode data into codes.
@@ -173,7 +193,10 @@ class AutoencoderNet(nn.Module):
         out : torch.Tensor of shape (batch, n_features)
             Values in scaled units, or logits for a sigmoid output.
         """
-        return self.decoder(z).reshape(z.shape[0], self.n_features)
+        out = self.decoder(z).reshape(z.shape[0], self.n_features)
+        if self.shortcut_out is not None:
+            out = out + self.shortcut_out(z)
+        return out
 
     def to_data(self, out):
         """Decoder output -> data units (the reconstruction's mean).
