@@ -110,10 +110,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         function of the (scaled) input plus the encoder's output, and the
         reconstruction a linear function of the code plus the decoder's
         output.  The network then holds a linear autoencoder (the model PCA
-        fits), and its hidden layers learn what that misses.  Only used by
-        skae's own networks with hidden layers (MLP or convolutional), not
-        when ``encoder`` or ``decoder`` is given or ``hidden_layer_sizes=()``
-        (a linear autoencoder already).
+        fits), and its hidden layers learn what that misses.  Used by skae's
+        own networks, MLP or convolutional; not when ``encoder`` or
+        ``decoder`` is given, nor by an MLP with ``hidden_layer_sizes=()``
+        (a linear autoencoder already).  See the user guide's "When an
+        autoencoder beats PCA".
     scaling : {"auto", "feature", "global"}, default="auto"
         How inputs are standardised inside the network.  ``"feature"``
         centres each feature and divides it by its own standard deviation
