@@ -19,30 +19,16 @@ sets (``input_shape`` given).
 """
 
 import argparse
-import time
-import warnings
 
 import torch
+from bench_conv import error, fit_timed
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 
 from skae import AutoencoderTransformer
 from skae.datasets import load_dataset
 
 IMAGE_KS = (2, 10, 30)
 TABLE_KS = (2, 5)
-
-
-def error(est, X):
-    return float(((est.inverse_transform(est.transform(X)) - X) ** 2).sum(1).mean())
-
-
-def fit_timed(est, X):
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X)
-    return time.perf_counter() - start
 
 
 def compare(dataset, k, seed, params):
