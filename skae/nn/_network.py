@@ -54,10 +54,7 @@ class AutoencoderNet(nn.Module):
         (``shortcut_in``) and from the code to the output (``shortcut_out``),
         added to the code heads' and the decoder's outputs.  The network then
         holds a linear autoencoder, and the encoder and the decoder learn
-        what it misses.  Two products are added, rather than one product of
-        the features and the input side by side: each has the width of a
-        layer the network already has, so that a row keeps its result
-        whatever it is batched with (see ``skae._data.batch_invariant_lengths``).
+        what it misses.
     """
 
     def __init__(self, encoder, decoder, feature_width, n_components, n_features,
@@ -70,6 +67,10 @@ class AutoencoderNet(nn.Module):
         self.decoder = decoder
         self.shortcut_in = self.shortcut_out = None
         if linear_shortcut:
+            # Two products added, not one product of [features, input] side by
+            # side: that one, of a width found nowhere else in the network, left
+            # rows' results depending on their place in a batch on a small table
+            # (no chunk length passed skae._data.batch_invariant_lengths' probe).
             read = n_features * (2 if self.missing_mask else 1)  # the encoder's input
             self.shortcut_in = nn.Linear(read, n_components * n_heads, bias=False)
             self.shortcut_out = nn.Linear(n_components, n_features, bias=False)
