@@ -492,6 +492,10 @@ default="plateau"
     def _model_kind(self):
         return {"output": "sigmoid" if self.loss == "bce" else "identity"}
 
+    def __setstate__(self, state):
+        # an estimator pickled before linear_shortcut existed has no shortcut
+        super().__setstate__({"linear_shortcut": False, **state})
+
     def _check_training_data(self, X):
         n_features = X.shape[1]
         if isinstance(self.n_components, Integral) and self.n_components > n_features:

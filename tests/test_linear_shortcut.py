@@ -1,6 +1,7 @@
 """``linear_shortcut``: a linear autoencoder beside the hidden layers."""
 
 import json
+import pickle
 import warnings
 
 import numpy as np
@@ -105,3 +106,14 @@ def test_round_trip_and_models_saved_without_the_parameter(small_digits, fast_pa
     old = load_model(tmp_path / "old")
     assert old.get_params()["linear_shortcut"] is False
     assert old.transform(X).tobytes() == plain.transform(X).tobytes()
+
+
+def test_models_pickled_before_the_parameter_still_work(small_digits, fast_params):
+    X = small_digits[0]
+    est = _fit(X, n_components=3, **fast_params)
+    Z = est.transform(X)
+    del est.linear_shortcut  # what a model pickled before the parameter existed holds
+    del est.net_.shortcut_in, est.net_.shortcut_out
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.get_params()["linear_shortcut"] is False
+    assert loaded.transform(X).tobytes() == Z.tobytes()

@@ -84,6 +84,11 @@ class AutoencoderNet(nn.Module):
         # for the network (see set_scaling); kept in float64.
         self.register_buffer("input_shift", torch.zeros(n_features, dtype=torch.float64))
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "shortcut_in" not in self.__dict__ and "shortcut_in" not in self._modules:
+            self.shortcut_in = self.shortcut_out = None  # pickled before the shortcut existed
+
     def set_scaling(self, mean, scale, shift=None):
         """Set the per-feature mean and scale of the data.
 
