@@ -103,6 +103,7 @@ class PCAError:
 
 
 def skae_detector(trim_fraction=0.0, statistic="combined", **params):
+    params = {"linear_shortcut": False, **params}  # as the detector's default estimator
     return AutoencoderOutlierDetector(AutoencoderTransformer(random_state=SEED, **params),
                                       statistic=statistic, trim_fraction=trim_fraction)
 

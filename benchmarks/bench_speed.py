@@ -16,7 +16,8 @@ tensor.  Latency: ``transform`` of one row (and of 10 rows) against
 ``loss="bce"``, batch 32, no noise) trained by ``fit`` against a plain loop
 over a copy of the very modules skae built (same batches, Adam).
 ``--small-maps``: the default convolutional network on the 8x8 digits
-(``n_components=10``, the package defaults, ``early_stopping=False``), whose
+(``n_components=10``, the package defaults, ``early_stopping=False``, no
+``linear_shortcut``), whose
 layers on small feature maps are computed as dense matrix products, against
 the same fits with every layer a torch convolution; alternating rounds,
 median samples/s, and both models' test errors.
@@ -58,7 +59,8 @@ def skae_fit(X, epochs, seed):
     ae = AutoencoderTransformer(
         n_components=K, hidden_layer_sizes=HIDDEN, noise=None, weight_decay=0.0,
         early_stopping=False, batch_size=BATCH, learning_rate=LR,
-        learning_rate_schedule="constant", max_iter=epochs, random_state=seed,
+        learning_rate_schedule="constant", max_iter=epochs, linear_shortcut=False,
+        random_state=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -104,7 +106,8 @@ def skae_conv_fit(X, epochs, seed):
     ae = AutoencoderTransformer(
         n_components=K, input_shape=(1, 28, 28), loss="bce", noise=None, weight_decay=0.0,
         early_stopping=False, batch_size=32, learning_rate=LR,
-        learning_rate_schedule="constant", max_iter=epochs, random_state=seed,
+        learning_rate_schedule="constant", max_iter=epochs, linear_shortcut=False,
+        random_state=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -154,7 +157,8 @@ def small_map_fit(X, epochs, seed, dense_entries):
     conv_layers.DENSE_ENTRIES = dense_entries  # read when the layers are built
     try:
         ae = AutoencoderTransformer(n_components=10, input_shape=(1, 8, 8),
-                                    early_stopping=False, max_iter=epochs, random_state=seed)
+                                    early_stopping=False, max_iter=epochs,
+                                    linear_shortcut=False, random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ae.fit(X)
@@ -202,7 +206,7 @@ def subnormal_fit(X, epochs, flush):
             n_components=30, hidden_layer_sizes=(1000, 500, 250), loss="bce",
             noise="gaussian", noise_level=0.4, weight_decay=0.0, batch_size=128,
             learning_rate=0.002, learning_rate_schedule="constant", early_stopping=False,
-            max_iter=epochs, random_state=0)
+            max_iter=epochs, linear_shortcut=False, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ae.fit(X)

@@ -105,7 +105,7 @@ class AutoencoderTransformer(BaseAutoencoder):
     activation : {"relu", "leaky_relu", "elu", "gelu", "silu", "tanh", \
 "sigmoid", "identity"}, default="relu"
         Activation after each hidden layer.
-    linear_shortcut : bool, default=False
+    linear_shortcut : bool, default=True
         Add a linear path beside the hidden layers: the code is a linear
         function of the (scaled) input plus the encoder's output, and the
         reconstruction a linear function of the code plus the decoder's
@@ -374,7 +374,7 @@ default="plateau"
         ordered="auto",
         hidden_layer_sizes=(512, 256),
         activation="relu",
-        linear_shortcut=False,
+        linear_shortcut=True,
         scaling="auto",
         loss="mse",
         noise="gaussian",

@@ -40,7 +40,7 @@ def default_imputation_estimator(n_features, random_state):
     """
     return AutoencoderTransformer(
         n_components=int(min(_MAX_CODE, n_features)), hidden_layer_sizes=(256, 256),
-        noise="missing", noise_level=0.2, random_state=random_state,
+        noise="missing", noise_level=0.2, linear_shortcut=False, random_state=random_state,
     )
 
 
@@ -83,8 +83,8 @@ class AutoencoderImputer(_BaseImputer):
         denoising autoencoder with ``noise="missing"`` and
         ``noise_level=0.2`` (a fifth of the observed values hidden as
         missing at each step, to be restored), ``hidden_layer_sizes=(256,
-        256)`` and a code as wide as the features (up to 64 components),
-        seeded by ``random_state``.  An estimator given here keeps its own
+        256)``, no ``linear_shortcut`` and a code as wide as the features (up
+        to 64 components), seeded by ``random_state``.  An estimator given here keeps its own
         ``random_state``.  A custom ``encoder`` reads the values alone, with
         missing values at the feature's mean (no mask); so does an
         estimator whose first fit saw no missing value and did not use

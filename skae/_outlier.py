@@ -64,7 +64,10 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     estimator : AutoencoderTransformer, VAEGenerator or None, default=None
         The model, cloned at :meth:`fit` (the fitted clone is
         ``estimator_``).  None is an :class:`~skae.AutoencoderTransformer`
-        with its default parameters.  Its parameters are set and searched as
+        with its default parameters but ``linear_shortcut=False``: a linear
+        path reconstructs a row along the data's main directions however far
+        out it lies, which lowered the detector's ROC-AUC on ``load_wine``
+        (``benchmarks/bench_outliers.py``).  Its parameters are set and searched as
         ``estimator__<name>``, e.g. in a grid search.
     statistic : {"combined", "reconstruction"}, default="combined"
         What an :class:`~skae.AutoencoderTransformer` scores by:
@@ -173,7 +176,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _make_estimator(self):
-        return AutoencoderTransformer() if self.estimator is None else clone(self.estimator)
+        if self.estimator is None:
+            return AutoencoderTransformer(linear_shortcut=False)
+        return clone(self.estimator)
 
     def _validate_scored(self, X):
         check_is_fitted(self)

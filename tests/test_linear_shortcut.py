@@ -77,11 +77,12 @@ def test_convolutional_network_gets_the_shortcut(small_digits):
     assert est.inverse_transform(est.transform(X)).shape == X.shape
 
 
-def test_warm_start_refuses_to_add_the_shortcut(small_digits, fast_params):
+@pytest.mark.parametrize("fitted_with", [False, True])
+def test_warm_start_refuses_to_change_the_shortcut(small_digits, fast_params, fitted_with):
     X = small_digits[0]
-    est = _fit(X, n_components=3, warm_start=True, **fast_params)
+    est = _fit(X, n_components=3, warm_start=True, linear_shortcut=fitted_with, **fast_params)
     before = est.transform(X)
-    est.set_params(linear_shortcut=True)
+    est.set_params(linear_shortcut=not fitted_with)
     with pytest.raises(ValueError, match="linear_shortcut"):
         est.fit(X)
     assert est.transform(X).tobytes() == before.tobytes()
@@ -110,7 +111,7 @@ def test_round_trip_and_models_saved_without_the_parameter(small_digits, fast_pa
 
 def test_models_pickled_before_the_parameter_still_work(small_digits, fast_params):
     X = small_digits[0]
-    est = _fit(X, n_components=3, **fast_params)
+    est = _fit(X, n_components=3, linear_shortcut=False, **fast_params)
     Z = est.transform(X)
     del est.linear_shortcut  # what a model pickled before the parameter existed holds
     del est.net_.shortcut_in, est.net_.shortcut_out

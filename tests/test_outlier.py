@@ -44,7 +44,8 @@ def _blobs(n_normal=240, n_outliers=12, n_features=6, seed=0):
 
 def _detector(**params):
     est = AutoencoderTransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=60,
-                                 noise=None, batch_size=32, random_state=0)
+                                 noise=None, batch_size=32, linear_shortcut=False,
+                                 random_state=0)
     return AutoencoderOutlierDetector(est, **params)
 
 
@@ -156,11 +157,13 @@ def test_rejects_an_estimator_that_is_not_skaes():
         AutoencoderOutlierDetector(StandardScaler()).fit(np.ones((10, 2)))
 
 
-def test_default_estimator_is_an_autoencoder_with_its_defaults():
+def test_default_estimator_is_an_autoencoder_without_the_linear_shortcut():
     X, _ = _blobs(n_normal=40, n_outliers=0)
     detector = quiet_fit(AutoencoderOutlierDetector(), X)
     assert type(detector.estimator_) is AutoencoderTransformer
-    assert detector.estimator_.get_params() == AutoencoderTransformer().get_params()
+    expected = AutoencoderTransformer(linear_shortcut=False).get_params()
+    assert detector.estimator_.get_params() == expected
+    assert detector.estimator_.net_.shortcut_in is None
 
 
 def test_pipeline_grid_search_clone_and_pickle():
