@@ -91,5 +91,5 @@ def test_partial_fit_over_chunks_matches_fit_quality(digits):
             chunked.partial_fit(chunk)
     assert chunked.n_iter_ == 80
     err_full, err_chunked = -full.score(X_test), -chunked.score(X_test)
-    # the README: within 3.5 % (+3.0, -3.1 and -1.7 % for seeds 0, 1 and 2)
-    assert err_chunked == pytest.approx(err_full, rel=0.035)
+    # the README: as good as fit (-3.4, -0.6 and -2.0 % for random_state 0, 1 and 2)
+    assert err_chunked <= 1.01 * err_full
