@@ -86,11 +86,11 @@ class AutoencoderImputer(_BaseImputer):
         ``noise_level=0.2`` (a fifth of the observed values hidden as
         missing at each step, to be restored), ``hidden_layer_sizes=(256,
         256)``, a code as wide as the features (up to 64 components) and no
-        ``linear_shortcut``, seeded by ``random_state``.  An estimator given here keeps its own
-        ``random_state``.  A custom ``encoder`` reads the values alone, with
-        missing values at the feature's mean (no mask); so does an
-        estimator whose first fit saw no missing value and did not use
-        ``noise="missing"``.
+        ``linear_shortcut``, seeded by ``random_state``.  An estimator given
+        here keeps its own ``random_state``.  A custom ``encoder`` reads the
+        values alone, with missing values at the feature's mean (no mask);
+        so does an estimator whose first fit saw no missing value and did
+        not use ``noise="missing"``.
     missing_values : int, float, np.nan, None or pandas.NA, default=np.nan
         The placeholder for the missing values.  All occurrences of
         ``missing_values`` are imputed.  ``X`` is read as numbers, so
