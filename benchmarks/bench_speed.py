@@ -22,7 +22,7 @@ layers on small feature maps are computed as dense matrix products, against
 the same fits with every layer a torch convolution; alternating rounds,
 median samples/s, and both models' test errors.
 ``--subnormal``: the network of ``recipes/hinton_mlp.json`` with ReLU units
-(784-1000-500-250-30, ``loss="bce"``, Gaussian noise 0.4, batch 128; a
+and without its linear path (784-1000-500-250-30, ``loss="bce"``, Gaussian noise 0.4, batch 128; a
 constant rate of 0.002, no validation split) on the MNIST-5k train split,
 with the training loop's flush of subnormal optimizer moments (every
 ``skae._training.FLUSH_STEPS`` steps) against the same fits without it;
