@@ -180,12 +180,20 @@ def test_repeated_runs_give_the_same_figures(tmp_path, capsys):
             assert first[key] == second[key], key
 
 
-def test_jobs_in_worker_processes_give_the_figures_of_one_process(tmp_path, capsys):
+def test_jobs_in_worker_processes_give_the_figures_of_one_process(
+        tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     args = ["--dataset", "wine", "--methods", "pca", "kernel_pca", "autoencoder", "vae",
             "--n-components", "2", "5", "--no-plots"]
     _, _, serial, _ = _run(tmp_path / "serial", capsys, *args, "--jobs", "1")
     _, stdout, parallel, _ = _run(tmp_path / "parallel", capsys, *args, "--jobs", "2")
     assert "2 jobs at once" in stdout
+    # the folder that handed the data set to the workers is gone
+    assert not list(scratch.glob("skae-benchmark-*"))
     # the longest start first, but the records keep the order of the methods
     assert [(r["method"], r["k"]) for r in parallel["results"]] == [
         (m, k) for m in ("pca", "kernel_pca", "autoencoder", "vae") for k in (2, 5)]

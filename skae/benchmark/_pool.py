@@ -11,11 +11,18 @@ they run in.
 
 Workers are started with the ``spawn`` method, on every platform: a fork of
 a process that already runs threads (a progress bar's monitor, a thread pool
-of torch) can deadlock.
+of torch) can deadlock.  The data set reaches them through a temporary file,
+not through the pool's start-up arguments: the parent writes those arguments
+into each new worker's pipe before it starts the next, and a write larger
+than the pipe's buffer waits until that worker has imported skae and read
+it, so that the workers would start one after another.
 """
 
 import multiprocessing
+import pickle
 import signal
+import tempfile
+from pathlib import Path
 
 from . import _methods
 
@@ -23,12 +30,14 @@ from . import _methods
 _WORKER = {}
 
 
-def _init_worker(dataset, seed, quick, with_labels, keep, threads):
+def _init_worker(dataset_path, seed, quick, with_labels, keep, threads):
     import torch
     from threadpoolctl import threadpool_limits
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     torch.set_num_threads(threads)
+    with open(dataset_path, "rb") as file:  # written by run_in_pool for this run
+        dataset = pickle.load(file)
     _WORKER.update(
         dataset=dataset, seed=seed, quick=quick, with_labels=with_labels, keep=set(keep),
         warmed=set(), limits=threadpool_limits(limits=threads),
@@ -85,14 +94,18 @@ def run_in_pool(tasks, n_jobs, *, dataset, seed, quick, with_labels, keep, threa
     raised on.
     """
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(min(n_jobs, len(tasks)), initializer=_init_worker,
-                        initargs=(dataset, seed, quick, with_labels, tuple(keep), threads))
-    try:
-        yield from pool.imap_unordered(_run_task, tasks, chunksize=1)
-    except BaseException:
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-    finally:
-        pool.join()
+    with tempfile.TemporaryDirectory(prefix="skae-benchmark-") as folder:
+        path = Path(folder) / "dataset.pkl"
+        with open(path, "wb") as file:
+            pickle.dump(dataset, file, protocol=pickle.HIGHEST_PROTOCOL)
+        pool = context.Pool(min(n_jobs, len(tasks)), initializer=_init_worker,
+                            initargs=(str(path), seed, quick, with_labels, tuple(keep), threads))
+        try:
+            yield from pool.imap_unordered(_run_task, tasks, chunksize=1)
+        except BaseException:
+            pool.terminate()
+            raise
+        else:
+            pool.close()
+        finally:
+            pool.join()
